@@ -1,0 +1,1 @@
+"""The authoring API: what DAG files import (re-exported from ``gnomon``)."""

@@ -1,0 +1,1 @@
+"""Task runtime: one attempt of one task instance (context, templates, results, logs)."""
