@@ -67,6 +67,7 @@ def _expansion_length(
     task: SerializedTask,
     xcom_lengths: XComLengths,
     instances: Mapping[str, list[TIKey]],
+    view: Mapping[TIKey, TaskState],
     dag: SerializedDag,
 ) -> int:
     lengths: list[int] = []
@@ -76,7 +77,10 @@ def _expansion_length(
             continue
         assert arg.xcom_task_id is not None
         if dag.tasks[arg.xcom_task_id].is_mapped and arg.xcom_key == "return_value":
-            lengths.append(len(instances.get(arg.xcom_task_id, ())))
+            # Only instances that succeeded pushed a value, so the list a try pulls has their
+            # count (a skipped zero-length placeholder or a failed instance adds nothing).
+            upstream = instances.get(arg.xcom_task_id, ())
+            lengths.append(sum(1 for k in upstream if view[k] is TaskState.SUCCESS))
             continue
         length = xcom_lengths.get((arg.xcom_task_id, arg.xcom_key), 0)
         if length is None:
@@ -127,7 +131,7 @@ def plan(
                 continue
             elif task.is_mapped and key.map_index == -1:
                 try:
-                    n = _expansion_length(task, xcom_lengths, instances, dag)
+                    n = _expansion_length(task, xcom_lengths, instances, view, dag)
                 except mapping.MappingError as exc:
                     result.reasons[key] = str(exc)
                     new_state = TaskState.FAILED

@@ -30,10 +30,13 @@ class RetryPolicy:
         delay = self.retry_delay
         if self.retry_exponential_backoff:
             nth_retry = max(next_try_number - 1, 1)
-            base = self.retry_delay.total_seconds() * (2 ** (nth_retry - 1))
+            # Clamp before building the timedelta, as Airflow does: the doubling outgrows
+            # timedelta after a few dozen retries and float after ~1000. From 2**64 on, any
+            # positive delay is past the 24h cap anyway.
+            base = self.retry_delay.total_seconds() * (2 ** min(nth_retry - 1, 64))
             digest = hashlib.sha1(f"{seed}#{next_try_number}".encode()).digest()
             jitter = base / 8 * (int.from_bytes(digest[:4], "big") / 0xFFFFFFFF)
-            delay = timedelta(seconds=base + jitter)
+            delay = timedelta(seconds=min(base + jitter, MAX_RETRY_DELAY.total_seconds()))
         cap = min(self.max_retry_delay or MAX_RETRY_DELAY, MAX_RETRY_DELAY)
         return min(delay, cap)
 
