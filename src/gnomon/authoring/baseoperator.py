@@ -125,7 +125,7 @@ class BaseOperator(metaclass=OperatorMeta):
                 f"DAG {dag.dag_id!r}: invalid task id {task_id!r}: use letters, digits, '_', "
                 "'-' and '.'"
             )
-        self.task_id = group.child_id(task_id) if group else task_id
+        self.task_id: str = group.child_id(task_id) if group else task_id
         where = f"DAG {dag.dag_id!r}, task {self.task_id!r}"
         try:
             self.trigger_rule = trigger_rules.parse(trigger_rule)

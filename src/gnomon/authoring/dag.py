@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias
 
 from gnomon.authoring import contexts, params
 from gnomon.exceptions import DagDefinitionError
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from gnomon.authoring.mapped import MappedOperator
     from gnomon.authoring.taskgroup import TaskGroup
 
-    Task = BaseOperator | MappedOperator
+    Task: TypeAlias = "BaseOperator | MappedOperator"
 
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 P = ParamSpec("P")

@@ -83,7 +83,8 @@ def normalize(params: Mapping[str, Any] | None) -> dict[str, Param]:
 
 
 def resolve(schemas: Mapping[str, Mapping[str, Any]], conf: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's param values: serialized params' defaults overridden by ``conf``, validated.
+    """The run's param values: declared params' defaults overridden by ``conf`` and validated,
+    plus any other ``conf`` keys.
 
     ``schemas`` is the serialized form (``{name: {"schema": ..., "default"?: ...}}``), so the
     scheduler and API can validate without importing user code. Raises ParamValidationError
@@ -102,4 +103,7 @@ def resolve(schemas: Mapping[str, Mapping[str, Any]], conf: Mapping[str, Any]) -
         except jsonschema.ValidationError as exc:
             raise ParamValidationError(name, f"{value!r} is invalid: {exc.message}") from None
         values[name] = value
+    # As in Airflow, conf keys that are not declared params are visible as params too.
+    for name, value in conf.items():
+        values.setdefault(name, value)
     return values

@@ -34,9 +34,10 @@ class TaskGroup:
                 f"invalid task group id {group_id!r}: use letters, digits, '_' and '-'"
             )
         self.parent = contexts.current_group()
-        self.dag = dag or (self.parent.dag if self.parent else contexts.current_dag())
-        if self.dag is None:
+        owner = dag or (self.parent.dag if self.parent else contexts.current_dag())
+        if owner is None:
             raise DagDefinitionError(f"task group {group_id!r} must be created inside a DAG")
+        self.dag: DAG = owner
         self._group_id = group_id
         self.prefix_group_id = prefix_group_id
         self.tooltip = tooltip

@@ -61,6 +61,8 @@ class PythonOperator(BaseOperator):
 class BranchMixin:
     """Operators that choose which downstream tasks run after them."""
 
+    task_id: str
+
     def branch_choice(self, result: Any) -> list[str] | None:
         """Task or group ids to follow (others directly downstream are skipped); None: all."""
         raise NotImplementedError

@@ -159,6 +159,15 @@ class LocalRun:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> RunReport:
+        try:
+            return self._run()
+        except BaseException:
+            # Tries run in their own process groups, out of reach of the terminal's Ctrl-C:
+            # whatever ends the run early must not leave them (and what they started) running.
+            self.supervisor.shutdown()
+            raise
+
+    def _run(self) -> RunReport:
         state = RunState.RUNNING
         while True:
             if self.only_task is None:
@@ -341,16 +350,35 @@ def try_log_path(dag_id: str, run_id: str, key: TIKey, try_number: int) -> Path:
     return path / f"try-{try_number}.log"
 
 
+class _Stderr:
+    """The default echo: ``sys.stderr`` as it is when the run starts, not at import time
+    (pytest's capsys and click's CliRunner replace it)."""
+
+    def __repr__(self) -> str:
+        return "sys.stderr"
+
+
+_STDERR: Any = _Stderr()
+
+
+def _echo(echo: TextIO | None) -> TextIO | None:
+    return sys.stderr if echo is _STDERR else echo
+
+
 def test_dag(
     dag: DAG,
     *,
     logical_date: datetime | None = None,
     conf: Mapping[str, Any] | None = None,
-    echo: TextIO | None = sys.stderr,
+    echo: TextIO | None = _STDERR,
     **options: Any,
 ) -> RunReport:
-    """Run ``dag`` once, whole, with the real semantics; returns what happened."""
-    return LocalRun(dag, logical_date=logical_date, conf=conf, echo=echo, **options).run()
+    """Run ``dag`` once, whole, with the real semantics; returns what happened.
+
+    Progress and the tries' output are echoed to ``echo`` (``sys.stderr`` by default; None
+    for silence).
+    """
+    return LocalRun(dag, logical_date=logical_date, conf=conf, echo=_echo(echo), **options).run()
 
 
 def test_task(
@@ -359,13 +387,13 @@ def test_task(
     *,
     logical_date: datetime | None = None,
     conf: Mapping[str, Any] | None = None,
-    echo: TextIO | None = sys.stderr,
+    echo: TextIO | None = _STDERR,
     **options: Any,
 ) -> RunReport:
     """Run one task of ``dag`` alone, ignoring its dependencies (upstream XComs are absent)."""
     dag.get_task(task_id)
     return LocalRun(
-        dag, logical_date=logical_date, conf=conf, echo=echo, only_task=task_id, **options
+        dag, logical_date=logical_date, conf=conf, echo=_echo(echo), only_task=task_id, **options
     ).run()
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gnomon.runtime.protocol import TryOutcome
+from gnomon.semantics.states import TaskState
 
 LineSink = Callable[[str, str], None]
 
@@ -134,9 +135,12 @@ class Supervisor:
                 stream.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
-            os.close(out_r)
-            os.close(res_r)
-            _child_main(target, out_w, res_w)
+            try:
+                os.close(out_r)
+                os.close(res_r)
+                _child_main(target, out_w, res_w)
+            finally:
+                os._exit(70)  # never return into the parent's code (pytest, the CLI...)
         os.close(out_w)
         os.close(res_w)
         with contextlib.suppress(OSError):
@@ -261,10 +265,14 @@ class Supervisor:
         del self._running[proc.key]
         return FinishedTry(proc.key, proc.pid, outcome, proc.started_at, datetime.now(UTC))
 
-    @staticmethod
-    def _outcome(proc: TryProcess, status: int) -> TryOutcome:
+    def _outcome(self, proc: TryProcess, status: int) -> TryOutcome:
         if proc.killed_reason == "timeout":
-            return TryOutcome.crashed("timeout")
+            return TryOutcome(
+                TaskState.FAILED,
+                "timeout",
+                error=f"execution_timeout exceeded and the try did not stop within "
+                f"{self.kill_grace:g}s: killed",
+            )
         if proc.result:
             try:
                 return TryOutcome.from_json(json.loads(proc.result))
@@ -281,3 +289,13 @@ class Supervisor:
         for proc in list(self._running.values()):
             proc.killed_reason = proc.killed_reason or "killed"
             self._kill_group(proc.pid, sig)
+
+    def shutdown(self) -> list[FinishedTry]:
+        """Kill every running try with everything it started, reap it, and return how each
+        ended. For a caller that gives up early (Ctrl-C, an error of its own)."""
+        self.kill_all()
+        finished = []
+        for proc in list(self._running.values()):
+            proc.echo = None  # the echo stream may be what failed
+            finished.append(self._reap(proc))
+        return finished

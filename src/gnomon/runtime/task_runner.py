@@ -19,7 +19,7 @@ from gnomon.authoring.mapped import MappedOperator
 from gnomon.authoring.params import DagParam
 from gnomon.authoring.runcontext import set_current_context
 from gnomon.authoring.xcom_arg import RETURN_VALUE, XComArg
-from gnomon.exceptions import FailTask, SkipTask, TaskTimeout
+from gnomon.exceptions import FailTask, SkipTask, TaskTimeout, XComError
 from gnomon.operators.python import BranchMixin, ShortCircuitOperator
 from gnomon.runtime import context as runtime_context
 from gnomon.runtime import templating
@@ -140,13 +140,17 @@ def execute_try(
                 result = operator.execute(context)
             if result is not None:
                 ti.xcom_push(RETURN_VALUE, result)
-            if getattr(operator, "multiple_outputs", False) and isinstance(result, dict):
+            if getattr(operator, "multiple_outputs", False):
+                if not isinstance(result, dict):
+                    raise XComError(
+                        f"task {request.task_id!r} has multiple_outputs=True but returned "
+                        f"{type(result).__name__}, not a dict"
+                    )
                 for key, value in result.items():
                     ti.xcom_push(str(key), value)
             skip = _skips(dag, operator, result)
     except SkipTask as exc:
         print(f"Task skipped: {exc}")
-        _run_callback(prototype.on_success_callback, context, "on_success_callback")
         return TryOutcome(TaskState.SKIPPED, "skipped", error=str(exc) or None)
     except (Exception, TaskTimeout) as exc:
         timed_out = isinstance(exc, TaskTimeout)

@@ -82,7 +82,13 @@ def _expansion_length(
             upstream = instances.get(arg.xcom_task_id, ())
             lengths.append(sum(1 for k in upstream if view[k] is TaskState.SUCCESS))
             continue
-        length = xcom_lengths.get((arg.xcom_task_id, arg.xcom_key), 0)
+        source = (arg.xcom_task_id, arg.xcom_key)
+        if source not in xcom_lengths:
+            raise mapping.MappingError(
+                f"expand argument {arg.name!r} comes from task {arg.xcom_task_id!r} "
+                f"(key {arg.xcom_key!r}), which pushed no value to map over"
+            )
+        length = xcom_lengths[source]
         if length is None:
             raise mapping.MappingError(
                 f"expand argument {arg.name!r} comes from task {arg.xcom_task_id!r} "

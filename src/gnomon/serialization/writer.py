@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from gnomon.authoring.dag import DAG
@@ -13,6 +14,10 @@ from gnomon.authoring.xcom_arg import XComArg
 from gnomon.operators.empty import EmptyOperator
 
 FORMAT_VERSION = 1
+
+#: Parts of a serialized DAG that say where it was found, not what it is.
+_LOCATION_KEYS = frozenset({"fileloc"})
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _seconds(value: Any) -> float | None:
@@ -31,7 +36,8 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
-    return repr(value)
+    # A default repr holds a memory address, which would change the DAG version every parse.
+    return _ADDRESS.sub("", repr(value))
 
 
 def _expand_json(task: MappedOperator) -> dict[str, Any]:
@@ -105,6 +111,8 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
 
 
 def content_hash(serialized: dict[str, Any]) -> str:
-    """The version of a serialized DAG: sha256 of its canonical JSON."""
-    canonical = json.dumps(serialized, sort_keys=True, separators=(",", ":"), default=str)
+    """The version of a serialized DAG: sha256 of its canonical JSON, ignoring where the file
+    lives (moving the DAGs folder does not make new versions)."""
+    content = {k: v for k, v in serialized.items() if k not in _LOCATION_KEYS}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,36 @@
+"""The ``gnomon`` command (also ``python -m gnomon.cli.main``)."""
+
+from __future__ import annotations
+
+import click
+
+from gnomon.cli import dags, output, tasks
+from gnomon.cli.common import output_option
+from gnomon.version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Gnomon: a workflow orchestrator for data pipelines."""
+
+
+@cli.command()
+@output_option()
+def version(output_format: str) -> None:
+    """Print Gnomon's version."""
+    if output_format == "json":
+        output.echo_json({"version": __version__})
+    else:
+        click.echo(__version__)
+
+
+cli.add_command(dags.dags)
+cli.add_command(tasks.tasks)
+
+
+def main() -> None:
+    cli.main(prog_name="gnomon")
+
+
+if __name__ == "__main__":
+    main()

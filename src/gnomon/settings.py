@@ -1,0 +1,193 @@
+"""Gnomon's settings: ``GNOMON_*`` environment variables, then ``$GNOMON_HOME/gnomon.toml``,
+then defaults.
+
+Build them once at the edge (``load_settings()``) and pass the object down: there is no
+module-level settings object.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pydantic
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gnomon.exceptions import GnomonError
+
+ENV_PREFIX = "GNOMON_"
+CONFIG_FILE_NAME = "gnomon.toml"
+DEFAULT_HOME = "~/.gnomon"
+
+#: How defaults that depend on other settings are shown in the settings table.
+_DEFAULT_TEXT: Mapping[str, str] = MappingProxyType(
+    {"home": DEFAULT_HOME, "dags_folder": "$GNOMON_HOME/dags"}
+)
+#: Settings that only an environment variable may set.
+_ENV_ONLY: frozenset[str] = frozenset({"home"})
+
+
+class SettingsError(GnomonError):
+    """A setting has an invalid value; the message names the variable or file key at fault."""
+
+
+class Settings(BaseSettings):
+    """Every setting of Gnomon. Build it with :func:`load_settings`."""
+
+    # Values only come from load_settings() (keyword arguments): it reads the environment and
+    # gnomon.toml itself so that it can say which of them an invalid value came from.
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    home: Path = Field(
+        default_factory=lambda: Path(DEFAULT_HOME).expanduser(),
+        description="Gnomon's home directory; holds gnomon.toml.",
+    )
+    dags_folder: Path = Field(
+        default=Path(),  # replaced by home / "dags" in _default_dags_folder
+        description="The folder scanned (recursively) for DAG files.",
+    )
+    dag_file_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds a DAG file may take to import before it is killed.",
+    )
+    xcom_max_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="The largest XCom value (serialized JSON, in bytes) a task may store.",
+    )
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _default_dags_folder(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "dags_folder" not in data:
+            home = data.get("home") or Path(DEFAULT_HOME).expanduser()
+            return {**data, "dags_folder": Path(home) / "dags"}
+        return data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingInfo:
+    """One row of the settings table (the docs are generated from these)."""
+
+    name: str
+    env_var: str
+    default: str
+    description: str
+
+
+def env_var(name: str) -> str:
+    """The environment variable of setting ``name`` (``dags_folder`` -> ``GNOMON_DAGS_FOLDER``)."""
+    return ENV_PREFIX + name.upper()
+
+
+def describe() -> list[SettingInfo]:
+    """Every setting: its name, environment variable, default and description."""
+    rows: list[SettingInfo] = []
+    for name, info in Settings.model_fields.items():
+        default = _DEFAULT_TEXT.get(name, repr(info.default))
+        rows.append(SettingInfo(name, env_var(name), default, info.description or ""))
+    return rows
+
+
+def markdown_table() -> str:
+    """The settings table in Markdown, for the docs."""
+    lines = [
+        "| setting | environment variable | default | description |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in describe():
+        lines.append(f"| `{row.name}` | `{row.env_var}` | `{row.default}` | {row.description} |")
+    return "\n".join(lines) + "\n"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``env`` (default: ``os.environ``), ``gnomon.toml``, and defaults.
+
+    Raises SettingsError naming the variable (or file and key) of an invalid value.
+    """
+    environ = os.environ if env is None else env
+    from_env = {
+        name: value
+        for name in Settings.model_fields
+        if (value := environ.get(env_var(name), "").strip())
+    }
+    cwd = Path.cwd()
+    home = _expand(from_env.get("home") or DEFAULT_HOME, environ, cwd)
+    config_file = home / CONFIG_FILE_NAME
+    from_file = _read_config_file(config_file)
+    values: dict[str, Any] = {**from_file, **from_env, "home": home}
+    # Relative paths: from the working directory in the environment, from home in the file.
+    if "dags_folder" in from_env:
+        values["dags_folder"] = _expand(from_env["dags_folder"], environ, cwd)
+    elif isinstance(from_file.get("dags_folder"), str):
+        values["dags_folder"] = _expand(from_file["dags_folder"], environ, home)
+    try:
+        return Settings(**values)
+    except pydantic.ValidationError as exc:
+        raise SettingsError(_describe_errors(exc, from_env, config_file)) from None
+
+
+def _expand(value: str, environ: Mapping[str, str], base: Path) -> Path:
+    """``value`` as an absolute path: ``~`` is ``$HOME`` (from ``environ`` if set there)."""
+    if (value == "~" or value.startswith("~/")) and environ.get("HOME"):
+        value = environ["HOME"] + value[1:]
+    return base / Path(value).expanduser()
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read {path}: {exc}") from None
+    known = set(Settings.model_fields) - _ENV_ONLY
+    for key in data:
+        if key in _ENV_ONLY:
+            raise SettingsError(
+                f"{path}: {key!r} cannot be set in {CONFIG_FILE_NAME}; "
+                f"set the {env_var(key)} environment variable instead"
+            )
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SettingsError(f"{path}: unknown setting {key!r}{hint}")
+    return data
+
+
+def _describe_errors(
+    exc: pydantic.ValidationError, from_env: Mapping[str, str], config_file: Path
+) -> str:
+    problems: list[str] = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        message = error["msg"]
+        if name in from_env:
+            problems.append(f"{env_var(name)}={from_env[name]!r}: {message}")
+        elif name:
+            value = error.get("input")
+            problems.append(f"{name} = {value!r} in {config_file}: {message}")
+        else:
+            problems.append(message)
+    return "invalid setting: " + "; ".join(problems)

@@ -1,0 +1,31 @@
+"""Waiting for conditions and for processes to end, without sleeping blindly."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def eventually(condition: Callable[[], bool], within: float = 3.0) -> bool:
+    """Poll ``condition`` until it holds or ``within`` seconds pass; return its last value."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() >= deadline:
+            return condition()
+        time.sleep(0.02)
+    return True
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Like ``eventually``, but fail the test if the condition never holds."""
+    assert eventually(condition, timeout), "condition not met in time"
+
+
+def is_gone(pid: int) -> bool:
+    """No such process, or only a zombie waiting for its (new) parent to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
