@@ -1,0 +1,184 @@
+"""Engines and sessions for the metadata database: SQLite on a laptop, Postgres at scale.
+
+SQLite transactions: Python's ``sqlite3`` (before 3.16) emits BEGIN only before DML, so reads
+are not repeatable and DDL is not transactional. We switch that off and emit BEGIN ourselves
+(SQLAlchemy's documented recipe), as ``BEGIN IMMEDIATE``: a transaction takes the single write
+lock when it starts, waiting up to the busy timeout for it. A deferred transaction that reads
+first and writes later instead fails at once with "database is locked" whenever another
+writer committed in between; that upgrade failure is what IMMEDIATE avoids. Read-only
+sessions (``session_factory(engine, read_only=True)``) use a deferred BEGIN, so readers (the
+API, the UI) never wait for writers under WAL.
+
+Failures to reach the database, or locks not granted in time, are raised as
+``exceptions.DatabaseUnavailable`` / ``exceptions.DatabaseLocked`` by the engine itself, so
+every caller sees them, with the URL (password hidden) and a fix.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from gnomon.store import exceptions
+
+#: Execution option marking a connection read-only (deferred BEGIN on SQLite, a READ ONLY
+#: transaction on Postgres).
+READ_ONLY = "gnomon_read_only"
+
+SQLITE_MIN_VERSION = (3, 35, 0)  # UPDATE ... RETURNING
+DEFAULT_BUSY_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10
+
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def default_sqlite_url(home: Path) -> str:
+    """The URL of the embedded database, ``$GNOMON_HOME/gnomon.db`` (absolute)."""
+    path = (home.expanduser() / "gnomon.db").resolve()
+    return URL.create("sqlite", database=str(path)).render_as_string()
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as text with its password masked, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(
+    url: str,
+    *,
+    sqlite_busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    application_name: str = "gnomon",
+    echo: bool = False,
+) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql+psycopg://...``.
+
+    ``postgresql://`` and ``postgres://`` are taken to mean the psycopg 3 driver. Connecting is
+    lazy: an unreachable database is reported (as ``DatabaseUnavailable``) on first use; call
+    ``ping`` to find out at once.
+    """
+    parsed = _parse(url)
+    if parsed.drivername in _SQLITE_SCHEMES:
+        engine = create_engine(parsed, echo=echo)
+        _configure_sqlite(engine, sqlite_busy_timeout)
+    else:
+        connect_args: dict[str, Any] = {"application_name": application_name}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    event.listen(engine, "handle_error", _translate_error)
+    return engine
+
+
+def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``. Pass them explicitly to the store's functions.
+
+    ``expire_on_commit=False``: the store hands out value objects, and reloading rows after
+    every commit would only cost round trips.
+    """
+    bind = engine
+    if read_only:
+        options: dict[str, Any] = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        bind = engine.execution_options(**options)
+    return sessionmaker(bind=bind, expire_on_commit=False)
+
+
+def ping(engine: Engine) -> None:
+    """Connect and run ``SELECT 1``; raise ``DatabaseUnavailable`` if that fails."""
+    with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        connection.execute(text("SELECT 1"))
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as e:
+        raise exceptions.UnsupportedDatabase(f"not a database URL: {url!r} ({e})") from e
+    if parsed.drivername in _POSTGRES_SCHEMES:
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in _SQLITE_SCHEMES:
+        raise exceptions.UnsupportedDatabase(
+            f"unsupported database {safe_url(parsed)}: use sqlite:///path/to/gnomon.db "
+            "or postgresql+psycopg://user:password@host:5432/dbname"
+        )
+    if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+        raise exceptions.UnsupportedDatabase(
+            f"in-memory SQLite ({safe_url(parsed)}) is private to one connection: "
+            "use a file, e.g. sqlite:////tmp/gnomon.db"
+        )
+    if sqlite3.sqlite_version_info < SQLITE_MIN_VERSION:
+        raise exceptions.UnsupportedDatabase(
+            f"SQLite {sqlite3.sqlite_version} is too old: Gnomon needs 3.35 or later "
+            "(UPDATE ... RETURNING); upgrade Python or use Postgres"
+        )
+    return parsed
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    busy_ms = int(busy_timeout * 1000)
+
+    def on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        # Take BEGIN away from sqlite3; on_begin below emits it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    def on_begin(connection: Connection) -> None:
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+
+
+def _translate_error(context: ExceptionContext) -> None:
+    if context.is_pre_ping or context.engine is None:
+        return
+    dbapi = context.dialect.loaded_dbapi
+    original = context.original_exception
+    if not isinstance(original, dbapi.OperationalError):
+        return
+    url = context.engine.url
+    reason = _first_line(str(original), url.password)
+    sqlite = context.dialect.name == "sqlite"
+    if (sqlite and "locked" in reason) or getattr(original, "sqlstate", None) == (
+        _PG_LOCK_NOT_AVAILABLE
+    ):
+        hint = (
+            "Another process held the write lock for longer than the busy timeout; "
+            "SQLite allows one writer at a time, use Postgres to run several schedulers."
+            if sqlite
+            else "A lock wait timed out; retry, or look for long-running transactions."
+        )
+        raise exceptions.DatabaseLocked(safe_url(url), reason, hint) from original
+    if context.connection is None or context.is_disconnect or "unable to open" in reason:
+        hint = (
+            "Does the directory exist, and may this user write to it?"
+            if sqlite
+            else "Is the server running, and are host, port, user and database name right?"
+        )
+        raise exceptions.DatabaseUnavailable(safe_url(url), reason, hint) from original
+
+
+def _first_line(message: str, password: str | None) -> str:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    line = lines[0] if lines else "unknown error"
+    return line.replace(password, "***") if password else line

@@ -1,0 +1,62 @@
+"""Pools: named limits on how many task slots may run at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gnomon.store import exceptions, models, sql
+
+DEFAULT_POOL = "default_pool"
+#: ``slots`` of a pool without a limit.
+UNLIMITED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    name: str
+    slots: int
+    description: str | None = None
+
+    @classmethod
+    def from_row(cls, row: models.Pool) -> Pool:
+        return cls(row.name, row.slots, row.description)
+
+
+def get(session: Session, name: str) -> Pool | None:
+    row = session.get(models.Pool, name)
+    return None if row is None else Pool.from_row(row)
+
+
+def list_all(session: Session) -> list[Pool]:
+    rows = session.scalars(select(models.Pool).order_by(models.Pool.name))
+    return [Pool.from_row(row) for row in rows]
+
+
+def upsert(session: Session, name: str, slots: int, description: str | None = None) -> Pool:
+    """Create the pool, or replace its slots and description."""
+    if not name or len(name) > models.POOL_LEN:
+        raise exceptions.InvalidValue(
+            f"pool name {name!r} must have 1 to {models.POOL_LEN} characters"
+        )
+    if slots < UNLIMITED:
+        raise exceptions.InvalidValue(
+            f"pool {name!r}: slots must be >= 0, or {UNLIMITED} for unlimited (got {slots})"
+        )
+    values = {"name": name, "slots": slots, "description": description}
+    sql.upsert(session, models.Pool, values, key=["name"])
+    return Pool(name, slots, description)
+
+
+def delete(session: Session, name: str) -> bool:
+    """Delete the pool; False if there was none. The default pool cannot be deleted."""
+    if name == DEFAULT_POOL:
+        raise exceptions.InvalidValue(
+            f"{DEFAULT_POOL!r} cannot be deleted (tasks without a pool use it); "
+            "set its slots instead"
+        )
+    stmt = sql_delete(models.Pool).where(models.Pool.name == name).returning(models.Pool.name)
+    return session.execute(stmt).first() is not None

@@ -1,0 +1,40 @@
+"""Dialect-portable statements that SQLAlchemy spells differently per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from gnomon.store import models
+
+T = TypeVar("T")
+
+#: Bound parameters per statement, well under SQLite's (32766) and Postgres' (65535) limits.
+CHUNK = 500
+
+
+def upsert(
+    session: Session, model: type[models.Base], values: Mapping[str, Any], *, key: Sequence[str]
+) -> None:
+    """Insert a row, or update the non-key ``values`` of the row with the same ``key``.
+
+    One statement (``INSERT ... ON CONFLICT DO UPDATE``), so two writers racing on the same key
+    cannot both insert.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(model).values(**values)
+    updates = {name: stmt.excluded[name] for name in values if name not in key}
+    if updates:
+        session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))
+    else:
+        session.execute(stmt.on_conflict_do_nothing(index_elements=list(key)))
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

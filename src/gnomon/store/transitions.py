@@ -1,0 +1,155 @@
+"""The one way states change: ``UPDATE ... SET state = new WHERE id = ? AND state IN expected``.
+
+Every component decides on what it last read, and by the time it writes, someone else may have
+acted: another scheduler, a worker, the zombie reaper, an operator in the UI. So a transition
+never assumes; it names the states it expects to leave and learns from the row count whether
+it won. The loser does nothing further (no executor call, no callback, no retry), because the
+winner already owns what comes next. Each function is one statement: atomic on every backend
+with no explicit locking, and, on Postgres, a second writer blocked on the same row re-checks
+the WHERE clause after the first commits and so matches nothing.
+
+Extra ``fields`` (``start_date=...``, ``hostname=...``) are written in the same statement,
+only if the transition wins. ``updated_at`` moves automatically.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping
+from typing import TypeVar
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from gnomon.semantics.states import RunState, TaskState
+from gnomon.store import exceptions, models, sql
+
+S = TypeVar("S", TaskState, RunState)
+Model = type[models.TaskInstance] | type[models.DagRun] | type[models.TaskTry]
+
+
+def set_ti_state(
+    session: Session,
+    ti_id: int,
+    *,
+    expected: TaskState | Collection[TaskState],
+    new: TaskState,
+    **fields: object,
+) -> bool:
+    """Move task instance ``ti_id`` from one of ``expected`` to ``new``; True if this call won.
+
+    Races it settles:
+
+    - *Two schedulers* both see a ``scheduled`` instance with a free pool slot and both try to
+      queue it (``scheduled -> queued``): one wins and sends it to the executor; the other
+      gets False and must not, so a try never runs twice.
+    - *A late worker report*: the zombie reaper moved a silent ``running`` instance to
+      ``up_for_retry``; the original worker then reports success expecting ``running``. The
+      report changes nothing, and the retry that the reaper scheduled stands.
+    - *A retry after a zombie*: the scheduler re-queues ``up_for_retry -> scheduled`` while an
+      operator marks the instance ``failed`` in the UI; whichever commits second loses.
+    """
+    return bool(_transition(session, models.TaskInstance, [ti_id], expected, new, fields))
+
+
+def set_ti_states(
+    session: Session,
+    ti_ids: Collection[int],
+    *,
+    expected: TaskState | Collection[TaskState],
+    new: TaskState,
+    **fields: object,
+) -> list[int]:
+    """Bulk ``set_ti_state``: the ids (ascending) that were in ``expected`` and are now ``new``.
+
+    Guards the same races instance by instance: e.g. two schedulers expanding the same run
+    (``none -> scheduled``) each move only the instances the other did not already move.
+    Uses ``RETURNING`` (Postgres; SQLite >= 3.35) to learn which rows changed.
+    """
+    return _transition(session, models.TaskInstance, ti_ids, expected, new, fields)
+
+
+def set_run_state(
+    session: Session,
+    dag_run_pk: int,
+    *,
+    expected: RunState | Collection[RunState],
+    new: RunState,
+    **fields: object,
+) -> bool:
+    """Move DAG run ``dag_run_pk`` (``dag_runs.id``) from ``expected`` to ``new``; True if won.
+
+    Races it settles:
+
+    - *Two schedulers* admitting a ``queued`` run under ``max_active_runs``
+      (``queued -> running``): only one starts it.
+    - *Two schedulers* finishing a run at once (``running -> success``): the completion
+      callback and the next-run bookkeeping happen once.
+    - *An operator* marking a run ``failed`` while the scheduler marks it ``success``:
+      the second writer sees the run already finished and leaves it.
+    """
+    return bool(_transition(session, models.DagRun, [dag_run_pk], expected, new, fields))
+
+
+def set_try_state(
+    session: Session,
+    try_id: int,
+    *,
+    expected: TaskState | Collection[TaskState],
+    new: TaskState,
+    **fields: object,
+) -> bool:
+    """Move one try (``task_tries.id``) from ``expected`` to ``new``; True if this call won.
+
+    Races it settles:
+
+    - *The zombie reaper vs. the worker*: the reaper fails a ``running`` try whose heartbeat
+      is stale at the moment the worker reports its end; one of them records the outcome.
+    - *A repeated report* (the worker retrying a request whose answer was lost) finds the try
+      already finished and changes nothing, so reports are idempotent.
+    - *A retry after a zombie*: a report for try 1 cannot touch try 2, which is another row.
+    """
+    return bool(_transition(session, models.TaskTry, [try_id], expected, new, fields))
+
+
+def _transition(
+    session: Session,
+    model: Model,
+    ids: Collection[int],
+    expected: S | Collection[S],
+    new: S,
+    fields: Mapping[str, object],
+) -> list[int]:
+    states = _as_states(expected)
+    _check_fields(model, fields)
+    won: list[int] = []
+    for chunk in sql.chunks(sorted(set(ids))):
+        stmt = (
+            update(model)
+            .where(model.id.in_(chunk), model.state.in_(states))
+            .values(state=new, **fields)
+            .returning(model.id)
+            # Refresh instances this session may hold, for the rows that actually changed.
+            .execution_options(synchronize_session="fetch")
+        )
+        won.extend(session.execute(stmt).scalars())
+    return sorted(won)
+
+
+def _as_states(expected: S | Collection[S]) -> list[S]:
+    if isinstance(expected, enum.Enum):
+        return [expected]
+    states = list(expected)
+    if not states:
+        raise ValueError("expected names no state: a transition must say which states it leaves")
+    return states
+
+
+def _check_fields(model: Model, fields: Mapping[str, object]) -> None:
+    columns = set(model.__table__.columns.keys()) - {"id", "state"}
+    unknown = sorted(set(fields) - columns)
+    if unknown:
+        raise exceptions.UnknownField(
+            f"{model.__tablename__} has no column(s) {', '.join(unknown)} that a transition "
+            f"may set; settable: {', '.join(sorted(columns))}"
+        )

@@ -1,0 +1,192 @@
+"""Real metadata databases for integration tests: a fresh, migrated SQLite or Postgres per test.
+
+Fixtures (all function-scoped unless noted):
+
+- ``backend``: ``"sqlite"`` or ``"postgres"``; tests using any fixture below run once per
+  backend. Pin one with ``@pytest.mark.parametrize("backend", ["postgres"])``. Postgres runs
+  carry the ``postgres`` marker (``-m "not postgres"`` skips them).
+- ``empty_db_url``: a new, empty database (nothing migrated).
+- ``db_url``: a new database migrated to the newest revision.
+- ``engine``: ``store.db.make_engine(db_url)``, disposed after the test.
+- ``session``: a session on ``engine`` (``store.db.session_factory``), closed after the test.
+
+Isolation. SQLite: a template file is migrated once per session (per xdist worker) and copied
+into each test's ``tmp_path``. Postgres: each xdist worker migrates one template database
+once, and each test gets its own ``CREATE DATABASE ... TEMPLATE`` copy, dropped after it. We
+copy rather than truncate between tests because a copy is exactly what the migrations
+produce, seed rows (the default pool) included, whatever a test did: commits, several
+connections, threads, DDL. Nothing needs to know the list of tables. A copy of the small
+template takes tens of milliseconds.
+
+Postgres server: ``GNOMON_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) names a maintenance database on a
+server where that user may create databases. Databases are named
+``gnomon_test_<worker>_<random>_...`` and all that this session created are dropped at its end.
+If the server cannot be reached, the Postgres tests are skipped, or fail when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import TupleRow
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+from gnomon.store import db, schema
+
+POSTGRES_URL_ENV = "GNOMON_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"postgres: needs the Postgres server named by {POSTGRES_URL_ENV}"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Marked here rather than with pytest.param(marks=...): this conftest is imported before
+    # its pytest_configure registers the marker, which --strict-markers would reject.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgres":
+            item.add_marker("postgres")
+
+
+@dataclass
+class PostgresServer:
+    """A Postgres server on which this test session creates (and finally drops) databases."""
+
+    admin_url: URL
+    admin: psycopg.Connection[TupleRow]
+    prefix: str
+    created: list[str] = field(default_factory=list)
+    _numbers: Iterator[int] = field(default_factory=itertools.count)
+
+    def url(self, database: str) -> str:
+        return self.admin_url.set(database=database).render_as_string(hide_password=False)
+
+    def create_database(self, template: str | None = None) -> str:
+        name = f"{self.prefix}_{next(self._numbers)}"
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        self.admin.execute(statement)
+        self.created.append(name)
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        self.created.remove(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    admin_url = make_url(os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL))
+    conninfo = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:
+        error = " ".join(str(e).split())
+        reason = (
+            f"Postgres at {db.safe_url(admin_url)} is unreachable ({error}); "
+            f"start it or set {POSTGRES_URL_ENV}"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    server = PostgresServer(admin_url, admin, f"gnomon_test_{worker}_{secrets.token_hex(3)}")
+    try:
+        yield server
+    finally:
+        for name in list(reversed(server.created)):
+            server.drop_database(name)
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    """The name of a database migrated to the newest revision; never connected to again."""
+    name = postgres_server.create_database()
+    _migrate(postgres_server.url(name))
+    return name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "gnomon.db"
+    _migrate(_sqlite_url(path))
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield _sqlite_url(tmp_path / "gnomon.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "gnomon.db"
+        shutil.copyfile(template, path)
+        yield _sqlite_url(path)
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database(template=request.getfixturevalue("postgres_template"))
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = db.make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with db.session_factory(engine)() as session:
+        yield session
+
+
+def _sqlite_url(path: Path) -> str:
+    return URL.create("sqlite", database=str(path)).render_as_string()
+
+
+def _migrate(url: str) -> None:
+    engine = db.make_engine(url)
+    try:
+        schema.migrate(engine)
+    finally:
+        # No connection may remain: Postgres copies a template only when nobody is connected,
+        # and SQLite folds the WAL back into the file when the last connection closes.
+        engine.dispose()

@@ -1,0 +1,227 @@
+"""Guarded transitions: whoever loses a race changes nothing and learns that it lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from store_seeds import add_try, seed_run
+
+from gnomon.semantics.states import RunState, TaskState
+from gnomon.store import db, exceptions, models, transitions
+
+pytestmark = pytest.mark.timeout(60)
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+def ti_state(engine: Engine, ti_id: int) -> TaskState:
+    with db.session_factory(engine)() as session:
+        return session.get_one(models.TaskInstance, ti_id).state
+
+
+def test_the_expected_state_moves_to_the_new_one_with_its_fields(
+    engine: Engine, session: Session
+) -> None:
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+
+    won = transitions.set_ti_state(
+        session,
+        ti_id,
+        expected=TaskState.QUEUED,
+        new=TaskState.RUNNING,
+        start_date=NOW,
+        hostname="worker-1",
+    )
+    session.commit()
+
+    assert won
+    with db.session_factory(engine)() as check:
+        ti = check.get_one(models.TaskInstance, ti_id)
+        assert (ti.state, ti.start_date, ti.hostname) == (TaskState.RUNNING, NOW, "worker-1")
+
+
+def test_the_second_of_two_sequential_movers_loses(engine: Engine, session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+    make = db.session_factory(engine)
+
+    with make() as first:
+        assert transitions.set_ti_state(
+            first, ti_id, expected=TaskState.QUEUED, new=TaskState.RUNNING, hostname="a"
+        )
+        first.commit()
+    with make() as second:
+        assert not transitions.set_ti_state(
+            second, ti_id, expected=TaskState.QUEUED, new=TaskState.RUNNING, hostname="b"
+        )
+        second.commit()
+
+    with make() as check:
+        assert check.get_one(models.TaskInstance, ti_id).hostname == "a"
+
+
+def test_of_two_concurrent_movers_exactly_one_wins(engine: Engine, session: Session) -> None:
+    """Two real connections. The first has moved the instance but not committed; the second's
+    attempt waits (Postgres: on the row lock; SQLite: at BEGIN IMMEDIATE) and, once the first
+    commits, matches nothing."""
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+    make = db.session_factory(engine)
+    results: dict[str, bool] = {}
+    first = make()
+    results["first"] = transitions.set_ti_state(
+        first, ti_id, expected=TaskState.QUEUED, new=TaskState.RUNNING, hostname="a"
+    )
+
+    def second_scheduler() -> None:
+        with make() as second:
+            results["second"] = transitions.set_ti_state(
+                second, ti_id, expected=TaskState.QUEUED, new=TaskState.RUNNING, hostname="b"
+            )
+            second.commit()
+
+    thread = threading.Thread(target=second_scheduler)
+    thread.start()
+    time.sleep(0.3)
+    assert thread.is_alive(), "the second mover should wait for the first to commit"
+    first.commit()
+    first.close()
+    thread.join(30)
+
+    assert results == {"first": True, "second": False}
+    with make() as check:
+        assert check.get_one(models.TaskInstance, ti_id).hostname == "a"
+
+
+def test_a_late_report_expecting_the_wrong_state_changes_nothing(
+    engine: Engine, session: Session
+) -> None:
+    (ti_id,) = seed_run(session, TaskState.RUNNING).ti_ids
+    # The zombie reaper gives up on the silent try first...
+    assert transitions.set_ti_state(
+        session, ti_id, expected=TaskState.RUNNING, new=TaskState.UP_FOR_RETRY
+    )
+    session.commit()
+
+    # ...then the original worker reports success.
+    won = transitions.set_ti_state(
+        session, ti_id, expected=TaskState.RUNNING, new=TaskState.SUCCESS, end_date=NOW
+    )
+    session.commit()
+
+    assert not won
+    with db.session_factory(engine)() as check:
+        ti = check.get_one(models.TaskInstance, ti_id)
+        assert (ti.state, ti.end_date) == (TaskState.UP_FOR_RETRY, None)
+
+
+def test_any_of_several_expected_states_may_be_left(session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.UP_FOR_RETRY).ti_ids
+
+    assert transitions.set_ti_state(
+        session,
+        ti_id,
+        expected={TaskState.NONE, TaskState.UP_FOR_RETRY},
+        new=TaskState.SCHEDULED,
+    )
+
+
+def test_a_transition_moves_updated_at(engine: Engine, session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+    before = session.get_one(models.TaskInstance, ti_id).updated_at
+
+    transitions.set_ti_state(session, ti_id, expected=TaskState.QUEUED, new=TaskState.RUNNING)
+    session.commit()
+
+    with db.session_factory(engine)() as check:
+        assert check.get_one(models.TaskInstance, ti_id).updated_at > before
+
+
+def test_instances_held_by_the_session_see_the_new_state(session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+    held = session.get_one(models.TaskInstance, ti_id)
+
+    transitions.set_ti_state(session, ti_id, expected=TaskState.QUEUED, new=TaskState.RUNNING)
+
+    assert held.state == TaskState.RUNNING
+
+
+def test_the_bulk_variant_returns_only_the_ids_that_changed(session: Session) -> None:
+    seeded = seed_run(session, TaskState.NONE, TaskState.SCHEDULED, TaskState.NONE)
+    unknown_id = max(seeded.ti_ids) + 100
+
+    changed = transitions.set_ti_states(
+        session,
+        [*seeded.ti_ids, unknown_id],
+        expected=TaskState.NONE,
+        new=TaskState.SCHEDULED,
+    )
+    session.commit()
+
+    assert changed == [seeded.ti_ids[0], seeded.ti_ids[2]]
+    states = session.scalars(
+        select(models.TaskInstance.state).order_by(models.TaskInstance.id)
+    ).all()
+    assert states == [TaskState.SCHEDULED] * 3
+
+
+def test_run_transitions_are_guarded_too(session: Session) -> None:
+    run_pk = seed_run(session).run_pk
+
+    assert transitions.set_run_state(
+        session, run_pk, expected=RunState.RUNNING, new=RunState.SUCCESS, end_date=NOW
+    )
+    assert not transitions.set_run_state(
+        session, run_pk, expected=RunState.RUNNING, new=RunState.FAILED
+    )
+    session.commit()
+
+    run = session.get_one(models.DagRun, run_pk)
+    assert (run.state, run.end_date) == (RunState.SUCCESS, NOW)
+
+
+def test_a_repeated_try_report_changes_nothing(session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.RUNNING).ti_ids
+    try_id = add_try(session, ti_id, 1, TaskState.RUNNING)
+
+    first = transitions.set_try_state(
+        session, try_id, expected=TaskState.RUNNING, new=TaskState.SUCCESS, exit_reason="exit 0"
+    )
+    repeat = transitions.set_try_state(
+        session, try_id, expected=TaskState.RUNNING, new=TaskState.SUCCESS, exit_reason="again"
+    )
+    session.commit()
+
+    assert (first, repeat) == (True, False)
+    assert session.get_one(models.TaskTry, try_id).exit_reason == "exit 0"
+
+
+def test_a_field_the_table_lacks_is_refused(session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+
+    with pytest.raises(exceptions.UnknownField, match=r"task_instances has no column.*hostnmae"):
+        transitions.set_ti_state(
+            session, ti_id, expected=TaskState.QUEUED, new=TaskState.RUNNING, hostnmae="x"
+        )
+
+
+def test_state_itself_cannot_be_passed_as_a_field(session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+
+    with pytest.raises(exceptions.UnknownField):
+        transitions.set_ti_state(
+            session,
+            ti_id,
+            expected=TaskState.QUEUED,
+            new=TaskState.RUNNING,
+            state=TaskState.FAILED,
+        )
+
+
+def test_an_empty_expected_set_is_refused(session: Session) -> None:
+    (ti_id,) = seed_run(session, TaskState.QUEUED).ti_ids
+
+    with pytest.raises(ValueError, match="expected names no state"):
+        transitions.set_ti_state(session, ti_id, expected=[], new=TaskState.RUNNING)
