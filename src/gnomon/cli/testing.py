@@ -16,7 +16,7 @@ from gnomon.cli.common import CliError, CliUsageError, Common, F
 from gnomon.dagfiles import bag, loader
 from gnomon.dagfiles.exceptions import DagFilesError
 from gnomon.exceptions import ParamValidationError
-from gnomon.runtime import local_run
+from gnomon.runtime import local_run, reports
 from gnomon.semantics.states import RunState
 
 
@@ -107,7 +107,7 @@ def run_and_report(
     print_report(report, common.output)
 
 
-def print_report(report: local_run.RunReport, output_format: str) -> None:
+def print_report(report: reports.RunReport, output_format: str) -> None:
     """Print the run's report; exit 1 unless the run succeeded."""
     if output_format == "json":
         output.echo_json(report.to_json())

@@ -12,16 +12,15 @@ Schedules are serialized to plain JSON with :meth:`Timetable.to_json` and rebuil
 
 from __future__ import annotations
 
-import functools
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
+from croniter import croniter
+
+from gnomon.semantics import cron
 
 #: Cron presets and the expressions they stand for.
 PRESETS: dict[str, str] = {
@@ -35,24 +34,6 @@ PRESETS: dict[str, str] = {
 _ACCEPTED = (
     "expected None, a cron expression, one of @once " + " ".join(PRESETS) + ", or a timedelta"
 )
-_WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_STEP_RE = re.compile(r"\*/(\d+)")
-#: A fixed reference point used to check that a cron expression ever fires.
-_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -244,8 +225,8 @@ class CronTimetable(Timetable):
     periodic: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        _zone(self.timezone)
-        problem = _cron_problem(self.expression)
+        cron.zone(self.timezone)
+        problem = cron.problem(self.expression)
         if problem is not None:
             raise ValueError(f"invalid cron expression {self.expression!r}: {problem}")
         if self.preset is not None and PRESETS.get(self.preset) != self.expression:
@@ -265,7 +246,7 @@ class CronTimetable(Timetable):
 
         Descriptions naming local hours end with the time zone unless it is UTC.
         """
-        described = _describe_cron(self.expression.split())
+        described = cron.describe_cron(self.expression.split())
         if described is None:
             return f"cron: {self.expression} ({self.timezone})"
         text, names_local_hours = described
@@ -336,12 +317,12 @@ class CronTimetable(Timetable):
 
     def _walk(self, after: datetime, *, forward: bool) -> Iterator[datetime]:
         """Fires strictly after (or before) ``after``, skipping repeated wall-clock times."""
-        zone = _zone(self.timezone)
-        wall_clock = not _covers_every_hour(self.expression)
+        zone = cron.zone(self.timezone)
+        wall_clock = not cron.covers_every_hour(self.expression)
         it = croniter(self.expression, after.astimezone(zone))
         while True:
             fire: datetime = it.get_next(datetime) if forward else it.get_prev(datetime)
-            if wall_clock and _is_repeated_wall_time(fire, zone):
+            if wall_clock and cron.is_repeated_wall_time(fire, zone):
                 continue
             yield fire.astimezone(UTC)
 
@@ -370,7 +351,7 @@ class DeltaTimetable(Timetable):
     @property
     def description(self) -> str:
         """The interval in words: ``Every 30 minutes``, ``Every hour``, ``Every 1 day, 2 hours``."""
-        return _describe_delta(self.delta)
+        return cron.describe_delta(self.delta)
 
     def to_json(self) -> dict[str, Any]:
         """``{"kind": "delta", "seconds": <total seconds as a float>}``."""
@@ -416,7 +397,7 @@ def parse_schedule(schedule: object, timezone: str = "UTC") -> Timetable:
     ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``) or a positive ``timedelta``.
     ``timezone`` is an IANA name. Raises ValueError naming the bad value and what is accepted.
     """
-    _zone(timezone)
+    cron.zone(timezone)
     if schedule is None:
         return NullTimetable()
     if isinstance(schedule, timedelta):
@@ -442,7 +423,7 @@ def parse_schedule(schedule: object, timezone: str = "UTC") -> Timetable:
         if text not in PRESETS:
             raise ValueError(f"invalid schedule {schedule!r}: unknown preset; {_ACCEPTED}")
         return CronTimetable(PRESETS[text], timezone, preset=text)
-    problem = _cron_problem(text)
+    problem = cron.problem(text)
     if problem is not None:
         raise ValueError(f"invalid schedule {schedule!r}: {problem}; {_ACCEPTED}")
     return CronTimetable(text, timezone)
@@ -523,106 +504,3 @@ def iter_dagrun_infos_between(
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _zone(name: str) -> tzinfo:
-    """The time zone called ``name``; ValueError if there is none."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"invalid timezone {name!r}: expected an IANA name such as 'UTC'")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"invalid timezone {name!r}: expected an IANA name such as 'UTC' or 'Europe/Paris'"
-        ) from None
-
-
-def _cron_problem(expression: str) -> str | None:
-    """Why ``expression`` is not a usable 5-field cron expression, or None if it is."""
-    fields = expression.split()
-    if len(fields) != 5:
-        return (
-            f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
-            f"got {len(fields)}"
-        )
-    if not croniter.is_valid(expression):
-        return "not a valid cron expression"
-    try:
-        croniter(expression, _PROBE).get_next(datetime)
-    except CroniterError:
-        return "the expression never fires"
-    return None
-
-
-@functools.lru_cache(maxsize=256)
-def _covers_every_hour(expression: str) -> bool:
-    """True if the expression's hour field is every hour (then DST never repeats its fires)."""
-    return bool(croniter(expression).expanded[1] == ["*"])
-
-
-def _is_repeated_wall_time(fire: datetime, zone: tzinfo) -> bool:
-    """True if ``fire`` is the second occurrence of its local time (clocks went back)."""
-    local = fire.astimezone(zone)
-    first = local.replace(tzinfo=None).replace(tzinfo=zone, fold=0)
-    return first.astimezone(UTC) < local.astimezone(UTC)
-
-
-def _describe_cron(fields: list[str]) -> tuple[str, bool] | None:
-    """Common cron shapes in words, and whether the words depend on the time zone; else None."""
-    if len(fields) != 5:
-        return None
-    minute, hour, dom, month, dow = fields
-    if dom != "*" or month != "*":
-        if hour.isdigit() and minute.isdigit() and dow == "*" and dom.isdigit():
-            at = f"{int(hour):02d}:{int(minute):02d}"
-            if month == "*":
-                return f"On day {int(dom)} of every month at {at}", True
-            if month.isdigit() and 1 <= int(month) <= 12:
-                return f"Every year on {_MONTHS[int(month) - 1]} {int(dom)} at {at}", True
-        return None
-    if hour == "*":
-        if dow != "*":
-            return None
-        if minute == "*":
-            return "Every minute", False
-        step = _STEP_RE.fullmatch(minute)
-        if step is not None and 60 % int(step.group(1)) == 0:
-            n = int(step.group(1))
-            return ("Every minute" if n == 1 else f"Every {n} minutes"), False
-        if minute.isdigit():
-            return f"Every hour at minute {int(minute)}", False
-        return None
-    if not minute.isdigit():
-        return None
-    step = _STEP_RE.fullmatch(hour)
-    if step is not None and dow == "*" and 24 % int(step.group(1)) == 0:
-        n = int(step.group(1))
-        every = "Every hour" if n == 1 else f"Every {n} hours"
-        return f"{every} at minute {int(minute)}", True
-    if not hour.isdigit():
-        return None
-    at = f"{int(hour):02d}:{int(minute):02d}"
-    if dow == "*":
-        return f"Every day at {at}", True
-    if dow.isdigit() and int(dow) <= 7:
-        return f"Every {_WEEKDAYS[int(dow) % 7]} at {at}", True
-    if dow in ("1-5", "MON-FRI", "mon-fri"):
-        return f"Every weekday (Monday to Friday) at {at}", True
-    return None
-
-
-def _describe_delta(delta: timedelta) -> str:
-    """``Every 30 minutes``, ``Every hour``, ``Every 1 day, 2 hours``, ``Every 1.5 seconds``."""
-    seconds = delta.seconds
-    units = [
-        (delta.days, "day"),
-        (seconds // 3600, "hour"),
-        (seconds % 3600 // 60, "minute"),
-    ]
-    parts = [f"{count} {unit}" + ("s" if count != 1 else "") for count, unit in units if count]
-    if delta.microseconds:
-        parts.append(f"{seconds % 60 + delta.microseconds / 1_000_000:g} seconds")
-    elif seconds % 60:
-        count = seconds % 60
-        parts.append(f"{count} second" + ("s" if count != 1 else ""))
-    if len(parts) == 1 and parts[0].startswith("1 "):
-        return f"Every {parts[0][2:]}"
-    return "Every " + ", ".join(parts)

@@ -11,7 +11,7 @@ from typing import Any
 from gnomon import DAG, TaskGroup, task
 from gnomon.operators import BranchPythonOperator, EmptyOperator, ShortCircuitOperator
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import RunReport
+from gnomon.runtime.reports import RunReport
 from gnomon.semantics.states import RunState, TaskState
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from gnomon import DAG, task
 from gnomon.operators import BashOperator
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import RunReport, TaskInstanceRecord
+from gnomon.runtime.reports import RunReport, TaskInstanceRecord
 from gnomon.semantics.states import RunState, TaskState
 
 

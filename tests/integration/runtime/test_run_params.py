@@ -11,7 +11,7 @@ import pytest
 from gnomon import DAG, Param, dag, task
 from gnomon.exceptions import ParamValidationError
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import RunReport
+from gnomon.runtime.reports import RunReport
 from gnomon.semantics.states import RunState, TaskState
 
 

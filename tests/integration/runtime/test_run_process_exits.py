@@ -20,7 +20,7 @@ from support.processes import is_gone as _is_gone
 from gnomon import DAG, task
 from gnomon.operators import BashOperator
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import TaskInstanceRecord
+from gnomon.runtime.reports import TaskInstanceRecord
 from gnomon.semantics.states import RunState, TaskState
 
 

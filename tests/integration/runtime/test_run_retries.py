@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gnomon import DAG, get_current_context, task
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import RunReport, TaskInstanceRecord
+from gnomon.runtime.reports import RunReport, TaskInstanceRecord
 from gnomon.semantics.states import RunState, TaskState
 
 

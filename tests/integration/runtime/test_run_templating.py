@@ -12,7 +12,7 @@ import pytest
 from gnomon import DAG
 from gnomon.operators import BashOperator, PythonOperator
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import RunReport, TaskInstanceRecord
+from gnomon.runtime.reports import RunReport, TaskInstanceRecord
 from gnomon.semantics.states import TaskState
 
 LOGICAL_DATE = datetime(2024, 3, 1, 6, 30, tzinfo=UTC)

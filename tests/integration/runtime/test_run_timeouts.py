@@ -16,7 +16,7 @@ from support.processes import is_gone as _is_gone
 from gnomon import DAG, get_current_context, task
 from gnomon.operators import BashOperator
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import RunReport, TaskInstanceRecord
+from gnomon.runtime.reports import RunReport, TaskInstanceRecord
 from gnomon.semantics.states import TaskState
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from gnomon import DAG, task
 from gnomon.operators import EmptyOperator
 from gnomon.runtime import local_run
-from gnomon.runtime.local_run import RunReport
+from gnomon.runtime.reports import RunReport
 from gnomon.semantics.states import RunState, TaskState
 
 
