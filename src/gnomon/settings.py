@@ -21,6 +21,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gnomon.exceptions import GnomonError
+from gnomon.store import db
 
 ENV_PREFIX = "GNOMON_"
 CONFIG_FILE_NAME = "gnomon.toml"
@@ -28,7 +29,11 @@ DEFAULT_HOME = "~/.gnomon"
 
 #: How defaults that depend on other settings are shown in the settings table.
 _DEFAULT_TEXT: Mapping[str, str] = MappingProxyType(
-    {"home": DEFAULT_HOME, "dags_folder": "$GNOMON_HOME/dags"}
+    {
+        "home": DEFAULT_HOME,
+        "dags_folder": "$GNOMON_HOME/dags",
+        "db_url": "sqlite:///$GNOMON_HOME/gnomon.db",
+    }
 )
 #: Settings that only an environment variable may set.
 _ENV_ONLY: frozenset[str] = frozenset({"home"})
@@ -64,6 +69,13 @@ class Settings(BaseSettings):
         gt=0,
         description="The largest XCom value (serialized JSON, in bytes) a task may store.",
     )
+    db_url: str | None = Field(
+        default=None,
+        description=(
+            "The metadata database: sqlite:///path/to/gnomon.db or "
+            "postgresql+psycopg://user:password@host:5432/dbname."
+        ),
+    )
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -72,6 +84,10 @@ class Settings(BaseSettings):
             home = data.get("home") or Path(DEFAULT_HOME).expanduser()
             return {**data, "dags_folder": Path(home) / "dags"}
         return data
+
+    def database_url(self) -> str:
+        """The metadata database's URL: ``db_url``, else ``$GNOMON_HOME/gnomon.db``."""
+        return self.db_url or db.default_sqlite_url(self.home)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,201 @@
+"""DAGs and their versions: what the DAG processor stores after parsing the DAGs folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gnomon.store import import_errors, models, sql
+
+if TYPE_CHECKING:  # the parse result's types only: the store never runs the parser
+    from gnomon.dagfiles.bag import FolderParseResult
+    from gnomon.dagfiles.parser import ParsedDag
+
+
+@dataclass(frozen=True, slots=True)
+class Dag:
+    dag_id: str
+    fileloc: str
+    is_paused: bool
+    is_active: bool
+    team: str | None
+    tags: tuple[str, ...]
+    latest_version_id: int | None
+    schedule_summary: str | None
+    description: str | None
+    max_active_runs: int
+    max_active_tasks: int
+    last_parsed_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: models.Dag) -> Dag:
+        return cls(
+            row.dag_id,
+            row.fileloc,
+            row.is_paused,
+            row.is_active,
+            row.team,
+            tuple(row.tags),
+            row.latest_version_id,
+            row.schedule_summary,
+            row.description,
+            row.max_active_runs,
+            row.max_active_tasks,
+            row.last_parsed_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DagVersion:
+    id: int
+    dag_id: str
+    version_hash: str
+    serialized: dict[str, Any]
+    source_code: str
+    fileloc: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: models.DagVersion) -> DagVersion:
+        return cls(
+            row.id,
+            row.dag_id,
+            row.version_hash,
+            row.serialized,
+            row.source_code,
+            row.fileloc,
+            row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """The DAG ids a sync created, gave a new version (created ones included), deactivated."""
+
+    created: list[str]
+    new_versions: list[str]
+    deactivated: list[str]
+
+
+def sync_parse_result(
+    session: Session,
+    result: FolderParseResult,
+    *,
+    now: datetime,
+    paused_on_creation: bool = True,
+) -> SyncReport:
+    """Make the stored DAGs, versions and import errors those of a parse of the DAGs folder.
+
+    A version is stored only when its content hash is new for the DAG. DAGs no parsed file
+    defines any more are deactivated, except those of files that now fail to import: a broken
+    edit must not hide a working DAG, which keeps running its previous version until the file
+    is fixed. One transaction; the caller commits.
+    """
+    created: list[str] = []
+    new_versions: list[str] = []
+    for parsed in result.dags.values():
+        row, is_new = _upsert_dag(session, parsed, now, paused_on_creation)
+        if is_new:
+            created.append(parsed.dag_id)
+        row.latest_version_id, stored = _version_id(session, parsed)
+        if stored:
+            new_versions.append(parsed.dag_id)
+    failing = {str(error.file): error.error for error in result.import_errors}
+    deactivated = _deactivate_missing(session, set(result.dags), set(failing))
+    import_errors.retain_only(session, failing)
+    for fileloc, error in sorted(failing.items()):
+        import_errors.record(session, fileloc, error)
+    session.flush()
+    return SyncReport(created, new_versions, deactivated)
+
+
+def latest_version(session: Session, dag_id: str) -> DagVersion | None:
+    """The version ``dags.latest_version_id`` points at; None for an unknown DAG."""
+    row = session.scalar(
+        select(models.DagVersion)
+        .join(models.Dag, models.Dag.latest_version_id == models.DagVersion.id)
+        .where(models.Dag.dag_id == dag_id)
+    )
+    return None if row is None else DagVersion.from_row(row)
+
+
+def list_dags(session: Session) -> list[Dag]:
+    """Every stored DAG, active or not, sorted by id."""
+    rows = session.scalars(select(models.Dag).order_by(models.Dag.dag_id))
+    return [Dag.from_row(row) for row in rows]
+
+
+def _upsert_dag(
+    session: Session, parsed: ParsedDag, now: datetime, paused: bool
+) -> tuple[models.Dag, bool]:
+    """Write the DAG's row from its parse; the row, and whether it is new."""
+    row = session.get(models.Dag, parsed.dag_id)
+    is_new = row is None
+    if row is None:
+        row = models.Dag(dag_id=parsed.dag_id, is_paused=paused)
+        session.add(row)
+    serialized = parsed.serialized
+    row.fileloc = str(parsed.file)
+    row.tags = list(serialized["tags"])
+    row.team = serialized.get("team")
+    row.schedule_summary = serialized.get("schedule_summary")
+    row.description = serialized.get("description")
+    row.max_active_runs = serialized["max_active_runs"]
+    row.max_active_tasks = serialized["max_active_tasks"]
+    row.is_active = True
+    row.last_parsed_at = now
+    # The version row refers to this one: it must be in the database first.
+    session.flush()
+    return row, is_new
+
+
+def _version_id(session: Session, parsed: ParsedDag) -> tuple[int, bool]:
+    """The id of the DAG's version of this content, and whether it was stored just now."""
+    version_id = session.scalar(
+        select(models.DagVersion.id).where(
+            models.DagVersion.dag_id == parsed.dag_id,
+            models.DagVersion.version_hash == parsed.version_hash,
+        )
+    )
+    is_new = version_id is None
+    if version_id is None:
+        version = models.DagVersion(
+            dag_id=parsed.dag_id,
+            version_hash=parsed.version_hash,
+            serialized=parsed.serialized,
+            source_code=_source_code(parsed.file),
+            fileloc=str(parsed.file),
+        )
+        session.add(version)
+        session.flush()
+        version_id = version.id
+    return version_id, is_new
+
+
+def _deactivate_missing(session: Session, parsed_ids: set[str], failing: set[str]) -> list[str]:
+    """Deactivate active DAGs that were not parsed and whose file did not fail; their ids."""
+    active = session.execute(
+        select(models.Dag.dag_id, models.Dag.fileloc).where(models.Dag.is_active.is_(True))
+    ).all()
+    gone = sorted(
+        dag_id for dag_id, fileloc in active if dag_id not in parsed_ids and fileloc not in failing
+    )
+    for chunk in sql.chunks(gone):
+        session.execute(
+            update(models.Dag).where(models.Dag.dag_id.in_(chunk)).values(is_active=False)
+        )
+    return gone
+
+
+def _source_code(path: Path) -> str:
+    # The file may have changed or vanished since it was parsed; the version keeps what is
+    # readable now (the serialized DAG, not the source, is what runs).
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
