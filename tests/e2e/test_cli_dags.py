@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.cli import gnomon
 
 BASIC = Path(__file__).parents[1] / "fixtures" / "dagfiles" / "basic"
 
@@ -20,25 +20,6 @@ def home(tmp_path: Path) -> Path:
     """A GNOMON_HOME whose dags/ folder is a copy of the basic fixture folder."""
     shutil.copytree(BASIC, tmp_path / "dags", ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
-
-
-def gnomon(
-    home: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    # pytest-xdist sets COLUMNS=80, which would wrap the tables of a piped command.
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("GNOMON_") and k not in ("COLUMNS", "LINES")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "gnomon.cli.main", *args],
-        env={**clean, "GNOMON_HOME": str(home), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def add_file(home: Path, name: str, source: str) -> Path:

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from support.cli import gnomon
+
 UNREACHABLE = "postgresql+psycopg://postgres:sekret@127.0.0.1:1/x"
-
-
-def gnomon(
-    home: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GNOMON_")}
-    return subprocess.run(
-        [sys.executable, "-m", "gnomon.cli.main", *args],
-        env={**clean, "GNOMON_HOME": str(home), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_migrate_creates_the_database_in_home_and_a_second_run_changes_nothing(

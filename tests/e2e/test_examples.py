@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "dags"
 
 
 def gnomon(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GNOMON_HOME": str(home)}
-    env.pop("GNOMON_DAGS_FOLDER", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gnomon.cli.main", *args, "--dags-folder", str(EXAMPLES)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return cli.gnomon(home, *args, "--dags-folder", str(EXAMPLES))
 
 
 def run_test(home: Path, dag_id: str, *extra: str) -> dict[str, Any]:

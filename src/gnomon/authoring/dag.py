@@ -210,7 +210,7 @@ def _caller_file() -> str:
     frame = inspect.currentframe()
     while frame is not None:
         filename = frame.f_code.co_filename
-        if "/gnomon/authoring/" not in filename and "/gnomon/decorators" not in filename:
+        if "/gnomon/authoring/" not in filename:
             return filename
         frame = frame.f_back
     return "<unknown>"

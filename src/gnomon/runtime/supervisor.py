@@ -45,7 +45,6 @@ class TryProcess:
     result_fd: int
     pidfd: int
     started_at: datetime
-    started_monotonic: float
     hard_deadline: float | None
     log: TextIO | None
     echo: TextIO | None
@@ -155,7 +154,6 @@ class Supervisor:
             result_fd=res_r,
             pidfd=pidfd,
             started_at=datetime.now(UTC),
-            started_monotonic=now,
             hard_deadline=now + timeout + self.kill_grace if timeout else None,
             log=log,
             echo=echo,

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -105,9 +104,4 @@ def upsert(session: Session, cipher: Cipher, connection: Connection) -> None:
 
 def delete(session: Session, conn_id: str) -> bool:
     """Delete the connection; False if there was none."""
-    stmt = (
-        sql_delete(models.Connection)
-        .where(models.Connection.conn_id == conn_id)
-        .returning(models.Connection.conn_id)
-    )
-    return session.execute(stmt).first() is not None
+    return sql.delete_one(session, models.Connection.conn_id, conn_id)

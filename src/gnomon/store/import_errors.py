@@ -33,12 +33,7 @@ def record(session: Session, fileloc: str, error: str) -> None:
 
 def clear(session: Session, fileloc: str) -> bool:
     """Forget the file's error (it imported cleanly); False if it had none."""
-    stmt = (
-        sql_delete(models.ParseImportError)
-        .where(models.ParseImportError.fileloc == fileloc)
-        .returning(models.ParseImportError.id)
-    )
-    return session.execute(stmt).first() is not None
+    return sql.delete_one(session, models.ParseImportError.fileloc, fileloc)
 
 
 def retain_only(session: Session, filelocs: Collection[str]) -> list[str]:

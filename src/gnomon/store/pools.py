@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -58,5 +57,4 @@ def delete(session: Session, name: str) -> bool:
             f"{DEFAULT_POOL!r} cannot be deleted (tasks without a pool use it); "
             "set its slots instead"
         )
-    stmt = sql_delete(models.Pool).where(models.Pool.name == name).returning(models.Pool.name)
-    return session.execute(stmt).first() is not None
+    return sql.delete_one(session, models.Pool.name, name)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gnomon.store import models
 
@@ -32,6 +33,12 @@ def upsert(
         session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))
     else:
         session.execute(stmt.on_conflict_do_nothing(index_elements=list(key)))
+
+
+def delete_one(session: Session, column: InstrumentedAttribute[Any], value: Any) -> bool:
+    """Delete the row whose unique ``column`` equals ``value``; False if there was none."""
+    stmt = delete(column.class_).where(column == value).returning(column)
+    return session.execute(stmt).first() is not None
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

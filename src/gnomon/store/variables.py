@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -54,7 +53,4 @@ def upsert(
 
 def delete(session: Session, key: str) -> bool:
     """Delete the variable; False if there was none."""
-    stmt = (
-        sql_delete(models.Variable).where(models.Variable.key == key).returning(models.Variable.key)
-    )
-    return session.execute(stmt).first() is not None
+    return sql.delete_one(session, models.Variable.key, key)
