@@ -33,6 +33,7 @@ _DEFAULT_TEXT: Mapping[str, str] = MappingProxyType(
         "home": DEFAULT_HOME,
         "dags_folder": "$GNOMON_HOME/dags",
         "db_url": "sqlite:///$GNOMON_HOME/gnomon.db",
+        "parallelism": "the number of CPUs",
     }
 )
 #: Settings that only an environment variable may set.
@@ -69,6 +70,59 @@ class Settings(BaseSettings):
         gt=0,
         description="The largest XCom value (serialized JSON, in bytes) a task may store.",
     )
+    parallelism: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        gt=0,
+        description=(
+            "Tries that may run at once on this machine (the local executor's warm "
+            "processes, one try each)."
+        ),
+    )
+    task_heartbeat_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Seconds a running try may go without a heartbeat before it is failed as a "
+            "zombie (and retried if it has retries left)."
+        ),
+    )
+    scheduler_poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Seconds between the scheduler's fallback checks; finished tasks, triggers and "
+            "new DAG versions wake it at once."
+        ),
+    )
+    dag_dir_list_interval: float = Field(
+        default=2.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds between the DAG processor's checks of the DAGs folder for changes.",
+    )
+    kill_grace: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "Seconds a try past its execution_timeout may take to stop before it is killed."
+        ),
+    )
+    shutdown_grace: float = Field(
+        default=30.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "On Ctrl-C, seconds running tries get to finish before they are killed and "
+            "marked for retry."
+        ),
+    )
+    dags_are_paused_at_creation: bool = Field(
+        default=True,
+        description="Whether a DAG seen for the first time starts paused (no scheduled runs).",
+    )
     db_url: str | None = Field(
         default=None,
         description=(
@@ -88,6 +142,10 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         """The metadata database's URL: ``db_url``, else ``$GNOMON_HOME/gnomon.db``."""
         return self.db_url or db.default_sqlite_url(self.home)
+
+    def logs_folder(self) -> Path:
+        """Where tries write their logs: ``$GNOMON_HOME/logs``."""
+        return self.home / "logs"
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""Events that wake the control plane: finished tasks, triggers, new DAG versions."""
