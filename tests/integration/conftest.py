@@ -31,9 +31,10 @@ import itertools
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -42,6 +43,7 @@ from psycopg.rows import TupleRow
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
+from support.orchestrator import Orchestrator
 
 from gnomon.store import db, schema
 
@@ -190,3 +192,28 @@ def _migrate(url: str) -> None:
         # No connection may remain: Postgres copies a template only when nobody is connected,
         # and SQLite folds the WAL back into the file when the last connection closes.
         engine.dispose()
+
+
+# -- a scheduler and local executor on the test's database (tests/support/orchestrator.py) --
+MakeOrchestrator = Callable[..., Orchestrator]
+
+
+@pytest.fixture
+def make_orchestrator(db_url: str, tmp_path: Path) -> Iterator[MakeOrchestrator]:
+    """Build orchestrators on this test's database; those still running are stopped after."""
+    built: list[Orchestrator] = []
+
+    def factory(**options: Any) -> Orchestrator:
+        orchestrator = Orchestrator(db_url, tmp_path, **options)
+        built.append(orchestrator)
+        return orchestrator
+
+    yield factory
+    for orchestrator in built:
+        if orchestrator.running:
+            orchestrator.stop()
+
+
+@pytest.fixture
+def orchestrator(make_orchestrator: MakeOrchestrator) -> Orchestrator:
+    return make_orchestrator()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from gnomon.cli import dags, db, output, tasks
+from gnomon.cli import dag_control, dags, db, output, runs, services, tasks
 from gnomon.cli.common import output_option
+from gnomon.runtime import lifeline
 from gnomon.version import __version__
 
 
@@ -27,9 +28,16 @@ def version(output_format: str) -> None:
 cli.add_command(dags.dags)
 cli.add_command(db.db)
 cli.add_command(tasks.tasks)
+cli.add_command(runs.runs_group)
+cli.add_command(services.scheduler_command)
+cli.add_command(services.standalone)
+
+# ``dags trigger|pause|unpause|backfill`` register themselves on the ``dags`` group.
+assert dag_control.trigger is not None
 
 
 def main() -> None:
+    lifeline.from_environment()
     cli.main(prog_name="gnomon")
 
 

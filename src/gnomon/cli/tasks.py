@@ -1,11 +1,33 @@
-"""``gnomon tasks ...``: run one task of a DAG."""
+"""``gnomon tasks ...``: test one task, clear task instances, read a try's log."""
 
 from __future__ import annotations
 
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
 import click
 
-from gnomon.cli import testing
-from gnomon.cli.common import Common, common_options
+from gnomon import settings as settings_module
+from gnomon.cli import database, output, testing
+from gnomon.cli import runs as runs_cli
+from gnomon.cli.common import (
+    CliError,
+    CliUsageError,
+    Common,
+    common_options,
+    load_settings,
+    output_option,
+)
+from gnomon.events import wakeups
+from gnomon.scheduler import clearing
+from gnomon.scheduler.exceptions import SchedulerError
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics.states import TaskState
+from gnomon.store import task_instances, tries
+
+IN_FLIGHT = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 @click.group()
@@ -23,3 +45,107 @@ def test(
 ) -> None:
     """Run one task alone (its upstream tasks do not run); exit 0 iff it succeeded."""
     testing.run_and_report(common, dag_id, conf, logical_date, task_id)
+
+
+@tasks.command("clear")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.option("--task-id", "task_ids", multiple=True, help="Only this task (repeatable).")
+@click.option("--downstream", is_flag=True, help="Also every task downstream of those.")
+@click.option("--only-failed", is_flag=True, help="Only failed and upstream_failed instances.")
+@output_option()
+def clear(
+    dag_id: str,
+    run_id: str,
+    task_ids: tuple[str, ...],
+    downstream: bool,
+    only_failed: bool,
+    output_format: str,
+) -> None:
+    """Reset task instances of a run so that they run again (with all their retries)."""
+    settings = load_settings()
+    with database.transaction(settings) as session:
+        run = runs_cli.get_run(session, dag_id, run_id)
+        try:
+            cleared = clearing.clear(
+                session,
+                VersionCache(),
+                run,
+                task_ids=task_ids,
+                downstream=downstream,
+                only_failed=only_failed,
+                now=datetime.now(UTC),
+            )
+        except SchedulerError as exc:
+            raise CliUsageError(str(exc)) from None
+    wakeups.notify(settings.home)
+    if output_format == "json":
+        output.echo_json([{"task_id": k.task_id, "map_index": k.map_index} for k in cleared])
+        return
+    click.echo(f"Cleared {len(cleared)} task instance(s) of {run_id}.")
+    for key in cleared:
+        click.echo(f"  {key.task_id}" + (f"[{key.map_index}]" if key.map_index >= 0 else ""))
+
+
+@tasks.command("logs")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.argument("task_id")
+@click.option("--map-index", type=int, default=-1, show_default=True)
+@click.option("--try", "try_number", type=click.IntRange(min=1), default=None, help="[latest]")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the try ends.")
+def logs(
+    dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int | None, follow: bool
+) -> None:
+    """Print the log of one try of a task instance (the latest try by default)."""
+    settings = load_settings()
+    attempt = _find_try(settings, dag_id, run_id, task_id, map_index, try_number)
+    if attempt.log_location is None:
+        raise CliError(f"try {attempt.try_number} of {task_id} has no log")
+    path = Path(attempt.log_location)
+    position = 0
+    while True:
+        position = _print_from(path, position)
+        if not follow or attempt.state not in IN_FLIGHT:
+            break
+        time.sleep(0.2)
+        attempt = _find_try(settings, dag_id, run_id, task_id, map_index, attempt.try_number)
+    _print_from(path, position)
+    if not path.exists() and attempt.state not in IN_FLIGHT:
+        raise CliError(f"the log file {path} of try {attempt.try_number} does not exist")
+
+
+def _print_from(path: Path, position: int) -> int:
+    try:
+        with path.open("rb") as f:
+            f.seek(position)
+            data = f.read()
+    except FileNotFoundError:
+        return position
+    if data:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return position + len(data)
+
+
+def _find_try(
+    settings: settings_module.Settings,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    try_number: int | None,
+) -> tries.Try:
+    with database.transaction(settings, read_only=True) as session:
+        run = runs_cli.get_run(session, dag_id, run_id)
+        ti = task_instances.get(session, run.id, task_id, map_index)
+        if ti is None:
+            where = f"[{map_index}]" if map_index >= 0 else ""
+            raise CliError(f"run {run_id!r} of {dag_id!r} has no task instance {task_id}{where}")
+        number = try_number or ti.try_number
+        attempt = tries.of_instance(session, ti.id, number) if number else None
+        if attempt is None:
+            raise CliError(
+                f"{task_id} has no try {number} in run {run_id!r} (it has {ti.try_number})"
+            )
+        return attempt

@@ -46,13 +46,16 @@ def parse_conf(text: str | None) -> dict[str, Any]:
 
 def parse_logical_date(text: str | None) -> datetime | None:
     """An ISO 8601 date (midnight UTC) or datetime (naive means UTC)."""
-    if text is None:
-        return None
+    return None if text is None else parse_date(text, "--logical-date")
+
+
+def parse_date(text: str, option: str) -> datetime:
+    """``text`` as an aware datetime; a bad value is a usage error naming ``option``."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise CliUsageError(
-            f"--logical-date {text!r} is not an ISO 8601 date or datetime "
+            f"{option} {text!r} is not an ISO 8601 date or datetime "
             "(e.g. 2024-05-01 or 2024-05-01T06:00:00+02:00)"
         ) from None
     if value.tzinfo is None:

@@ -58,12 +58,15 @@ def module_name(path: Path) -> str:
     return f"gnomon_dag_{digest}"
 
 
-def load_file(path: Path, dags_folder: Path | None = None) -> LoadedFile:
+def load_file(
+    path: Path, dags_folder: Path | None = None, *, source: bytes | None = None
+) -> LoadedFile:
     """Import ``path`` and return its DAGs, each validated and serialized.
 
     ``dags_folder`` (default: the file's directory) goes on ``sys.path`` so helper modules next
     to the DAGs import. Any exception while importing or validating, and a DAG id defined
-    twice in the file, become the file's ``error``: nothing is raised.
+    twice in the file, become the file's ``error``: nothing is raised. ``source`` replaces the
+    file's current content (a worker running a stored DAG version).
     """
     path = Path(os.path.abspath(path))
     folder = str(Path(os.path.abspath(dags_folder)) if dags_folder else path.parent)
@@ -71,7 +74,7 @@ def load_file(path: Path, dags_folder: Path | None = None) -> LoadedFile:
         sys.path.append(folder)
     collected = contexts.start_collecting()
     try:
-        _import(path)
+        _import(path, source)
     except (Exception, SystemExit) as exc:
         message, line = format_error(exc, path)
         return LoadedFile(path, error=message, line=line)
@@ -80,11 +83,12 @@ def load_file(path: Path, dags_folder: Path | None = None) -> LoadedFile:
     return _validated(path, collected)
 
 
-def _import(path: Path) -> None:
+def _import(path: Path, source: bytes | None = None) -> None:
     # Compile the source ourselves: no .pyc is read or written, so an edit is never hidden by
     # a stale cache (same size, same second), and the loader's __future__ flags do not leak.
     name = module_name(path)
-    source = path.read_bytes()
+    if source is None:
+        source = path.read_bytes()
     code = compile(source, str(path), "exec", dont_inherit=True)
     module = types.ModuleType(name)
     module.__file__ = str(path)

@@ -112,6 +112,9 @@ class Supervisor:
     def running(self) -> int:
         return len(self._running)
 
+    def running_keys(self) -> list[Any]:
+        return list(self._running)
+
     def start(
         self,
         key: Any,

@@ -209,6 +209,8 @@ class TaskTry(Base):
     hostname: Mapped[str | None] = mapped_column(String(1000))
     pid: Mapped[int | None] = mapped_column(Integer)
     worker: Mapped[str | None] = mapped_column(String(1000))
+    # The scheduler job whose executor runs the try (no foreign key: jobs may be purged).
+    job_id: Mapped[int | None] = mapped_column(BigId)
     queue: Mapped[str | None] = mapped_column(String(POOL_LEN))
     start_date: Mapped[datetime | None] = mapped_column(UtcDateTime)
     end_date: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -166,6 +166,7 @@ def upgrade() -> None:
         sa.Column("hostname", sa.String(length=1000), nullable=True),
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("worker", sa.String(length=1000), nullable=True),
+        sa.Column("job_id", BIG_ID, nullable=True),
         sa.Column("queue", sa.String(length=256), nullable=True),
         sa.Column("start_date", TIMESTAMP, nullable=True),
         sa.Column("end_date", TIMESTAMP, nullable=True),

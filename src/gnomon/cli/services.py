@@ -1,0 +1,177 @@
+"""``gnomon scheduler`` and ``gnomon standalone``: the long-running processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+from sqlalchemy import Engine
+
+from gnomon import settings as settings_module
+from gnomon.cli.common import CliError, Common, common_options
+from gnomon.dagfiles import bag
+from gnomon.executors.local import LocalExecutor
+from gnomon.runtime import lifeline
+from gnomon.scheduler.loop import Scheduler, SchedulerConfig
+from gnomon.store import dags as stored_dags
+from gnomon.store import db as store_db
+from gnomon.store import exceptions, schema
+from gnomon.store.models import JobType
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        click.echo(
+            f"\n{signal.Signals(signum).name}: stopping (running tries get up to the shutdown "
+            "grace to finish; again to stop at once)",
+            err=True,
+        )
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _scheduler(
+    settings: settings_module.Settings, dags_folder: Path, job_type: JobType
+) -> Scheduler:
+    engine = store_db.make_engine(settings.database_url())
+    executor = LocalExecutor(
+        parallelism=settings.parallelism,
+        db_url=settings.database_url(),
+        kill_grace=settings.kill_grace,
+        xcom_max_bytes=settings.xcom_max_bytes,
+    )
+    config = SchedulerConfig(
+        home=settings.home,
+        dags_folder=dags_folder,
+        logs_folder=settings.logs_folder(),
+        heartbeat_timeout=settings.task_heartbeat_timeout,
+        poll_interval=settings.scheduler_poll_interval,
+        shutdown_grace=settings.shutdown_grace,
+        job_type=job_type,
+    )
+    return Scheduler(store_db.session_factory(engine), executor, config)
+
+
+def _run(scheduler: Scheduler, stop: threading.Event) -> None:
+    try:
+        scheduler.run(stop)
+    except exceptions.StoreError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        scheduler.executor.stop(0)
+        raise CliError("stopped at once: running tries were killed") from None
+
+
+@click.command("scheduler")
+@common_options()
+def scheduler_command(common: Common) -> None:
+    """Run the scheduler and its local executor until Ctrl-C or SIGTERM."""
+    _configure_logging()
+    _require_current(common.settings)
+    stop = _stop_on_signals()
+    _run(_scheduler(common.settings, common.dags_folder, JobType.SCHEDULER), stop)
+
+
+def _require_current(settings: settings_module.Settings) -> None:
+    try:
+        engine = store_db.make_engine(settings.database_url())
+        try:
+            schema.require_current(engine)
+        finally:
+            engine.dispose()
+    except exceptions.SchemaNotCurrent as exc:
+        raise CliError(f"{exc}; run `gnomon db migrate`") from None
+    except exceptions.StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+@click.command("standalone")
+@click.option("--port", type=int, default=8080, show_default=True, help="The API/UI port.")
+@common_options()
+def standalone(common: Common, port: int) -> None:
+    """Migrate the database, then run the DAG processor, the scheduler and the local
+    executor together until Ctrl-C."""
+    _configure_logging()
+    settings = common.settings
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if not common.dags_folder.is_dir():
+        raise CliError(f"the DAGs folder {common.dags_folder} does not exist or is not a folder")
+    url = settings.database_url()
+    try:
+        engine = store_db.make_engine(url)
+        schema.migrate(engine)
+        _initial_sync(engine, common.dags_folder, settings)
+    except exceptions.StoreError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"Gnomon standalone (pid {os.getpid()})", err=True)
+    click.echo(f"  database: {store_db.safe_url(url)}", err=True)
+    click.echo(f"  DAGs:     {common.dags_folder}", err=True)
+    click.echo(f"  logs:     {settings.logs_folder()}", err=True)
+    click.echo(f"  executor: local, {settings.parallelism} warm process(es)", err=True)
+    click.echo("  (the API and UI are not part of this version yet; --port is reserved)", err=True)
+    stop = _stop_on_signals()
+    processor = _start_dag_processor(common.dags_folder)
+    try:
+        _run(_scheduler(settings, common.dags_folder, JobType.STANDALONE), stop)
+    finally:
+        _stop_process(processor)
+
+
+def _initial_sync(engine: Engine, dags_folder: Path, settings: settings_module.Settings) -> None:
+    """Parse the folder once before scheduling, so the first runs need not wait for the
+    DAG processor's first pass."""
+    result = bag.parse_folder(dags_folder, settings.dag_file_timeout)
+    with store_db.session_factory(engine).begin() as session:
+        stored_dags.sync_parse_result(
+            session,
+            result,
+            now=datetime.now(UTC),
+            paused_on_creation=settings.dags_are_paused_at_creation,
+        )
+
+
+def _start_dag_processor(dags_folder: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gnomon.cli.main",
+            "dag-processor",
+            "--dags-folder",
+            str(dags_folder),
+        ],
+        env=lifeline.child_environment(),
+    )
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,1 @@
+"""Executors: where tries run (a local pool of warm processes; Celery workers later)."""

@@ -1,0 +1,103 @@
+"""What the scheduler hands an executor (workloads) and hears back (events).
+
+The executor interface is small on purpose: ``submit`` a workload, learn when its try
+``started`` and ``ended``, and ``stop``. An executor never writes to the metadata database;
+the scheduler applies its events through the guarded transitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from gnomon.runtime.protocol import TryOutcome, TryRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One try to run: what it is, which DAG version it belongs to, where it logs."""
+
+    try_id: int
+    run_pk: int
+    request: TryRequest
+    dag_version_id: int
+    version_hash: str
+    fileloc: str
+    dags_folder: str
+    log_path: str
+    timeout: float | None
+    queue: str = "default"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "try_id": self.try_id,
+            "run_pk": self.run_pk,
+            "request": self.request.to_json(),
+            "dag_version_id": self.dag_version_id,
+            "version_hash": self.version_hash,
+            "fileloc": self.fileloc,
+            "dags_folder": self.dags_folder,
+            "log_path": self.log_path,
+            "timeout": self.timeout,
+            "queue": self.queue,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Workload:
+        values = dict(data)
+        values["request"] = TryRequest.from_json(data["request"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class TryStarted:
+    try_id: int
+    pid: int
+    hostname: str
+    worker: str
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TryEnded:
+    try_id: int
+    outcome: TryOutcome
+    pid: int | None
+    started_at: datetime | None
+    ended_at: datetime
+
+
+Event = TryStarted | TryEnded
+
+
+class Executor(Protocol):
+    """The scheduler's view of an executor."""
+
+    def start(self) -> None:
+        """Get ready to run (start worker processes...)."""
+
+    @property
+    def open_slots(self) -> int:
+        """How many more workloads it accepts now."""
+        ...
+
+    def submit(self, workload: Workload) -> None:
+        """Run ``workload``'s try; its events come from ``collect``."""
+
+    def fileno_list(self) -> list[int]:
+        """File descriptors that become readable when events are pending (for ``select``)."""
+        ...
+
+    def collect(self) -> list[Event]:
+        """Events that arrived since the last call, without waiting."""
+        ...
+
+    def running_try_ids(self) -> list[int]:
+        """Tries that are alive in this executor right now (they heartbeat)."""
+        ...
+
+    def stop(self, grace: float) -> list[Event]:
+        """Stop: tries get ``grace`` seconds to end, then are killed (ending ``shutdown``)."""
+        ...

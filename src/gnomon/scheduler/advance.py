@@ -1,0 +1,97 @@
+"""Moving a run forward: ``semantics.planning.plan`` over the run's states in the database,
+applied through the guarded transitions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics import planning
+from gnomon.semantics.planning import TIKey
+from gnomon.semantics.states import FINISHED, RunState, TaskState
+from gnomon.serialization.model import SerializedDag
+from gnomon.store import models, runs, task_instances, transitions, xcoms
+
+#: Past states that let a depends_on_past instance run.
+PAST_OK = (TaskState.SUCCESS, TaskState.SKIPPED)
+
+
+def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime) -> RunState:
+    """Decide the run's undecided instances and, once all are finished, the run's state.
+
+    Cheap when nothing is undecided: one count query, no planning.
+    """
+    counts = task_instances.state_counts(session, run.id)
+    undecided = counts.get(TaskState.NONE, 0)
+    unfinished = sum(n for s, n in counts.items() if s not in FINISHED)
+    if undecided == 0 and unfinished > 0:
+        return RunState.RUNNING
+    version = cache.get(session, run.dag_version_id)
+    tis = task_instances.of_run(session, run.id)
+    by_key = {ti.key: ti for ti in tis}
+    states = {ti.key: ti.state for ti in tis}
+    past = _past_states(session, run, version.dag)
+    result = planning.plan(
+        version.dag,
+        states,
+        xcoms.lengths(session, run.id),
+        past_allows=(lambda key: past.get(key) in PAST_OK) if past is not None else None,
+    )
+    for task_id, n in result.expansions.items():
+        task_instances.expand(session, run.id, run.dag_id, run.run_id, version.dag, task_id, n)
+    grouped: dict[TaskState, list[int]] = defaultdict(list)
+    for key, new_state in result.changes.items():
+        if key in result.reasons:
+            transitions.set_ti_state(
+                session,
+                by_key[key].id,
+                expected=TaskState.NONE,
+                new=new_state,
+                note=result.reasons[key],
+                end_date=now,
+            )
+        else:
+            grouped[new_state].append(by_key[key].id)
+    for new_state, ids in grouped.items():
+        fields = {"end_date": now} if new_state in FINISHED else {}
+        transitions.set_ti_states(session, ids, expected=TaskState.NONE, new=new_state, **fields)
+    if result.run_state in (RunState.SUCCESS, RunState.FAILED):
+        transitions.set_run_state(
+            session, run.id, expected=RunState.RUNNING, new=result.run_state, end_date=now
+        )
+    return result.run_state
+
+
+def _past_states(
+    session: Session, run: runs.Run, dag: SerializedDag
+) -> dict[TIKey, TaskState] | None:
+    """The previous run's instance states, if any task of the DAG depends on its past."""
+    if not any(t.depends_on_past for t in dag.tasks.values()):
+        return None
+    previous = runs.previous(session, run)
+    if previous is None:
+        return {}
+    return {ti.key: ti.state for ti in task_instances.of_run(session, previous.id)}
+
+
+def start_queued_runs(session: Session, now: datetime) -> list[runs.Run]:
+    """Start queued runs, oldest first, while their DAG has fewer than ``max_active_runs``
+    running."""
+    running = runs.running_counts(session)
+    started: list[runs.Run] = []
+    limits: dict[str, int] = {}
+    for run in runs.in_states(session, [RunState.QUEUED]):
+        if run.dag_id not in limits:
+            dag = session.get(models.Dag, run.dag_id)
+            limits[run.dag_id] = dag.max_active_runs if dag is not None else 16
+        if running.get(run.dag_id, 0) >= limits[run.dag_id]:
+            continue
+        if transitions.set_run_state(
+            session, run.id, expected=RunState.QUEUED, new=RunState.RUNNING, start_date=now
+        ):
+            running[run.dag_id] = running.get(run.dag_id, 0) + 1
+            started.append(run)
+    return started

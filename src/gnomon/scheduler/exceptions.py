@@ -1,0 +1,17 @@
+"""Errors the scheduler's entry points (trigger, backfill, clear) raise for bad requests."""
+
+from __future__ import annotations
+
+from gnomon.exceptions import GnomonError
+
+
+class SchedulerError(GnomonError):
+    """A request to the scheduler's functions is invalid; the message says what and why."""
+
+
+class DagNotFound(SchedulerError):
+    """No stored DAG has this id (or it has no version yet)."""
+
+
+class RunNotFound(SchedulerError):
+    """The DAG has no run with this run id."""

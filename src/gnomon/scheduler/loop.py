@@ -1,0 +1,245 @@
+"""The scheduler loop: one transaction per pass, woken by events, with a slow poll behind.
+
+Each pass applies what the executor reported, creates and starts runs, plans the runs that
+changed, queues what may run, and hands it to the executor after the commit. Between passes
+it ``select``s on the executor's pipes and the wake-up socket, so a finished try or a trigger
+starts the next pass at once; timers (the next scheduled run, a retry, heartbeats, the zombie
+sweep, the fallback poll) bound the wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gnomon.events import wakeups
+from gnomon.executors.base import Event, Executor, TryEnded, TryStarted
+from gnomon.scheduler import advance, creation, outcomes, queueing
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics.states import RunState, TaskState
+from gnomon.store import jobs, runs, task_instances, transitions, tries
+from gnomon.store.models import JobState, JobType
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    home: Path
+    dags_folder: Path
+    logs_folder: Path
+    heartbeat_timeout: float
+    poll_interval: float
+    shutdown_grace: float
+    job_type: JobType = JobType.SCHEDULER
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return min(max(self.heartbeat_timeout / 4, 0.2), 5.0)
+
+    @property
+    def zombie_interval(self) -> float:
+        return min(max(self.heartbeat_timeout / 2, 0.5), 10.0)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        executor: Executor,
+        config: SchedulerConfig,
+    ) -> None:
+        self.sessions = sessions
+        self.executor = executor
+        self.config = config
+        self.cache = VersionCache()
+        self.job_id: int | None = None
+        self.queuer: queueing.Queuer | None = None
+        self.listener: wakeups.Listener | None = None
+        self._dirty: set[int] = set()
+        self._sweep = True  # plan every running run (start, wake-ups, fallback poll)
+        self._create_runs = True
+        self._next_creation: datetime | None = None
+        self._next_poll = 0.0
+        self._next_heartbeat = 0.0
+        self._next_zombie_check = 0.0
+        self.passes = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        now = _now()
+        with self.sessions.begin() as session:
+            _end_dead_local_jobs(session, now)
+            self.job_id = jobs.start(
+                session, self.config.job_type, socket.gethostname(), os.getpid(), now
+            )
+        self.queuer = queueing.Queuer(
+            queueing.QueueContext(self.job_id, self.config.logs_folder, self.config.dags_folder)
+        )
+        self.listener = wakeups.Listener(self.config.home)
+        self.executor.start()
+        with self.sessions.begin() as session:
+            live = [
+                j.id
+                for j in jobs.alive(
+                    session,
+                    self.config.job_type,
+                    now - timedelta(seconds=self.config.heartbeat_timeout),
+                )
+            ]
+            self._dirty.update(outcomes.reset_orphans(session, self.cache, live, now))
+
+    def run(self, stop: threading.Event) -> None:
+        """Run passes until ``stop`` is set, then stop the executor (tries get
+        ``shutdown_grace`` seconds) and record the job's end."""
+        if self.job_id is None:
+            self.start()
+        try:
+            while not stop.is_set():
+                self.run_pass()
+                self._wait(stop)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        events = self.executor.stop(self.config.shutdown_grace)
+        now = _now()
+        with self.sessions.begin() as session:
+            self._apply(session, events, now)
+            if self.job_id is not None:
+                jobs.end(session, self.job_id, JobState.SUCCESS, now)
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
+    # -- one pass ----------------------------------------------------------------------------
+    def run_pass(self) -> None:
+        assert self.queuer is not None
+        self.passes += 1
+        now = _now()
+        monotonic = _monotonic()
+        events = self.executor.collect()
+        with self.sessions.begin() as session:
+            self._apply(session, events, now)
+            if self._create_runs or (self._next_creation and self._next_creation <= now):
+                self._create_runs = False
+                self._next_creation = creation.create_due_runs(session, self.cache, now)
+            for run in advance.start_queued_runs(session, now):
+                self._dirty.add(run.id)
+            for ti_id in task_instances.due_retries(session, now):
+                from_retry = _retry(session, ti_id)
+                if from_retry is not None:
+                    self._dirty.add(from_retry)
+            if monotonic >= self._next_zombie_check:
+                self._next_zombie_check = monotonic + self.config.zombie_interval
+                self._dirty.update(
+                    outcomes.reap_zombies(session, self.cache, self.config.heartbeat_timeout, now)
+                )
+            self._advance(session, now)
+            workloads = self.queuer.queue(session, self.cache, self.executor.open_slots, now)
+            if monotonic >= self._next_heartbeat:
+                self._next_heartbeat = monotonic + self.config.heartbeat_interval
+                tries.heartbeat(session, self.executor.running_try_ids(), now)
+                if self.job_id is not None:
+                    jobs.heartbeat(session, self.job_id, now)
+        for workload in workloads:
+            self.executor.submit(workload)
+
+    def _apply(self, session: Session, events: list[Event], now: datetime) -> None:
+        for event in events:
+            if isinstance(event, TryStarted):
+                outcomes.started(session, event, now)
+            elif isinstance(event, TryEnded):
+                run_pk = outcomes.ended(session, self.cache, event)
+                if run_pk is not None:
+                    self._dirty.add(run_pk)
+
+    def _advance(self, session: Session, now: datetime) -> None:
+        if self._sweep:
+            self._sweep = False
+            self._dirty.update(r.id for r in runs.in_states(session, [RunState.RUNNING]))
+        dirty, self._dirty = self._dirty, set()
+        for run_pk in sorted(dirty):
+            run = runs.get_by_pk(session, run_pk)
+            if run is None or run.state is not RunState.RUNNING:
+                continue
+            state = advance.advance(session, self.cache, run, now)
+            if state is not RunState.RUNNING:
+                log.info("run %s of %s ended: %s", run.run_id, run.dag_id, state.value)
+                self._create_runs = True  # a slot under max_active_runs may have opened
+
+    # -- waiting -----------------------------------------------------------------------------
+    def _wait(self, stop: threading.Event) -> None:
+        if self._dirty or self._sweep:
+            return
+        monotonic = _monotonic()
+        if monotonic >= self._next_poll:
+            self._next_poll = monotonic + self.config.poll_interval
+        deadlines = [self._next_poll, self._next_heartbeat, self._next_zombie_check]
+        now = _now()
+        if self._next_creation is not None:
+            deadlines.append(monotonic + (self._next_creation - now).total_seconds())
+        with self.sessions() as session:
+            retry_at = task_instances.next_retry_at(session)
+        if retry_at is not None:
+            deadlines.append(monotonic + (retry_at - now).total_seconds())
+        timeout = max(0.0, min(deadlines) - monotonic)
+        fds: list[int] = [*self.executor.fileno_list()]
+        if self.listener is not None:
+            fds.append(self.listener.fileno())
+        if stop.is_set():
+            return
+        readable, _, _ = select.select(fds, [], [], min(timeout, 1.0))
+        if self.listener is not None and self.listener.fileno() in readable:
+            self.listener.drain()
+            self._sweep = True
+            self._create_runs = True
+        if _monotonic() >= self._next_poll:
+            self._sweep = True
+            self._create_runs = True
+
+
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+def _retry(session: Session, ti_id: int) -> int | None:
+    """``up_for_retry -> scheduled`` once the retry time has come; the run's pk if it won."""
+    if transitions.set_ti_state(
+        session, ti_id, expected=TaskState.UP_FOR_RETRY, new=TaskState.SCHEDULED
+    ):
+        return task_instances.by_ids(session, [ti_id])[0].dag_run_id
+    return None
+
+
+def _end_dead_local_jobs(session: Session, now: datetime) -> None:
+    """Jobs of this host whose process is gone (killed -9) are ended as failed, so their
+    tries are recognised as orphans at once instead of after the heartbeat timeout."""
+    hostname = socket.gethostname()
+    for job_type in JobType:
+        for job in jobs.alive(session, job_type, datetime.min.replace(tzinfo=UTC)):
+            if job.hostname == hostname and (job.pid == os.getpid() or not _pid_alive(job.pid)):
+                jobs.end(session, job.id, JobState.FAILED, now)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,197 @@
+"""Applying what executors report (a try started, a try ended) and what silence means
+(zombies, tries orphaned by a dead scheduler), each through the guarded transitions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from gnomon.executors.base import TryEnded, TryStarted
+from gnomon.runtime.protocol import TryOutcome
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics import retries
+from gnomon.semantics.states import TaskState
+from gnomon.store import models, runs, task_instances, transitions, tries, xcoms
+
+#: Exit reason of a try stopped by a shutdown: it is retried without using up a retry.
+SHUTDOWN = "shutdown"
+IN_FLIGHT = (TaskState.QUEUED, TaskState.RUNNING)
+
+
+def started(session: Session, event: TryStarted, now: datetime) -> None:
+    """The try's process is running: ``queued -> running`` for the try and its instance.
+
+    Race: the try was already given up (a zombie sweep, an operator) before its start was
+    reported; the transitions lose and the late start changes nothing."""
+    attempt = tries.get(session, event.try_id)
+    if attempt is None:
+        return
+    won = transitions.set_try_state(
+        session,
+        event.try_id,
+        expected=TaskState.QUEUED,
+        new=TaskState.RUNNING,
+        start_date=event.started_at,
+        pid=event.pid,
+        hostname=event.hostname,
+        worker=event.worker,
+        heartbeat_at=now,
+    )
+    if won:
+        transitions.set_ti_state(
+            session,
+            attempt.task_instance_id,
+            expected=TaskState.QUEUED,
+            new=TaskState.RUNNING,
+            start_date=event.started_at,
+            hostname=event.hostname,
+            pid=event.pid,
+        )
+
+
+def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:
+    """Record how the try ended and what its instance becomes; the run's pk if it changed.
+
+    Race: a zombie sweep already failed this try (its heartbeat was late); the try's
+    transition loses and the report is dropped, so the retry the sweep decided stands.
+    """
+    attempt = tries.get(session, event.try_id)
+    if attempt is None:
+        return None
+    outcome = event.outcome
+    try_state = TaskState.FAILED if outcome.state is TaskState.FAILED else outcome.state
+    won = transitions.set_try_state(
+        session,
+        event.try_id,
+        expected=IN_FLIGHT,
+        new=try_state,
+        end_date=event.ended_at,
+        exit_reason=outcome.exit_reason[:1000],
+        error=outcome.error,
+        **({"start_date": event.started_at} if attempt.start_date is None else {}),
+        **({"pid": event.pid} if attempt.pid is None else {}),
+    )
+    if not won:
+        return None
+    ti = task_instances.by_ids(session, [attempt.task_instance_id])[0]
+    return _finish_instance(session, cache, ti, outcome, event.ended_at)
+
+
+def _finish_instance(
+    session: Session,
+    cache: VersionCache,
+    ti: task_instances.TI,
+    outcome: TryOutcome,
+    ended_at: datetime,
+) -> int | None:
+    run = runs.get_by_pk(session, ti.dag_run_id)
+    assert run is not None
+    new_state = outcome.state
+    fields: dict[str, object] = {"end_date": ended_at, "note": outcome.error}
+    if ti.start_date is not None:
+        fields["duration"] = (ended_at - ti.start_date).total_seconds()
+    if outcome.state is TaskState.FAILED:
+        if outcome.exit_reason == SHUTDOWN:
+            new_state = TaskState.UP_FOR_RETRY
+            fields["retry_at"] = ended_at
+            fields["max_tries"] = ti.max_tries + 1  # a shutdown does not use up a retry
+        else:
+            task = cache.get(session, run.dag_version_id).dag.tasks[ti.task_id]
+            policy = retries.policy_of(task)
+            policy = retries.RetryPolicy(
+                retries=ti.max_tries - 1,
+                retry_delay=policy.retry_delay,
+                retry_exponential_backoff=policy.retry_exponential_backoff,
+                max_retry_delay=policy.max_retry_delay,
+            )
+            decided = retries.after_failure(
+                policy,
+                ti.try_number,
+                ended_at,
+                retryable=outcome.retryable,
+                seed=f"{ti.dag_id}.{ti.task_id}.{ti.map_index}",
+            )
+            new_state = decided.state
+            fields["retry_at"] = decided.retry_at
+    won = transitions.set_ti_state(session, ti.id, expected=IN_FLIGHT, new=new_state, **fields)
+    if not won:
+        return None
+    if new_state is TaskState.SUCCESS:
+        xcoms.store(session, run.id, ti.task_id, ti.map_index, outcome.xcoms, outcome.xcom_lengths)
+        if outcome.skip:
+            _skip(session, run.id, outcome.skip, ended_at)
+    return run.id
+
+
+def _skip(session: Session, run_pk: int, task_ids: tuple[str, ...], now: datetime) -> None:
+    """Skip the undecided instances a branch or short-circuit did not follow."""
+    chosen = set(task_ids)
+    ids = [
+        ti.id
+        for ti in task_instances.of_run(session, run_pk)
+        if ti.task_id in chosen and ti.state is TaskState.NONE
+    ]
+    transitions.set_ti_states(
+        session, ids, expected=TaskState.NONE, new=TaskState.SKIPPED, end_date=now
+    )
+
+
+def fail_silent(
+    session: Session, cache: VersionCache, attempt: tries.Try, reason: str, now: datetime
+) -> int | None:
+    """Fail a running try that stopped reporting (a zombie), and decide its retry."""
+    won = transitions.set_try_state(
+        session,
+        attempt.id,
+        expected=TaskState.RUNNING,
+        new=TaskState.FAILED,
+        end_date=now,
+        exit_reason=reason,
+        error=reason,
+    )
+    if not won:
+        return None
+    ti = task_instances.by_ids(session, [attempt.task_instance_id])[0]
+    return _finish_instance(session, cache, ti, TryOutcome.crashed(reason), now)
+
+
+def reap_zombies(session: Session, cache: VersionCache, timeout: float, now: datetime) -> list[int]:
+    """Fail every try silent for longer than ``timeout`` seconds; the runs that changed."""
+    changed: list[int] = []
+    for attempt in tries.silent_since(session, now - timedelta(seconds=timeout)):
+        reason = f"zombie: no heartbeat for more than {timeout:g}s"
+        run_pk = fail_silent(session, cache, attempt, reason, now)
+        if run_pk is not None:
+            changed.append(run_pk)
+    return changed
+
+
+def reset_orphans(
+    session: Session, cache: VersionCache, live_jobs: list[int], now: datetime
+) -> list[int]:
+    """Tries that belong to schedulers that are gone: never-started ones are forgotten and
+    their instances scheduled again (no retry used); running ones are failed as zombies."""
+    changed: list[int] = []
+    for attempt in tries.active_of_jobs_other_than(session, live_jobs):
+        if attempt.state is TaskState.QUEUED:
+            deleted = session.execute(
+                delete(models.TaskTry)
+                .where(models.TaskTry.id == attempt.id, models.TaskTry.state == TaskState.QUEUED)
+                .returning(models.TaskTry.id)
+            ).first()
+            if deleted is not None:
+                transitions.set_ti_state(
+                    session,
+                    attempt.task_instance_id,
+                    expected=TaskState.QUEUED,
+                    new=TaskState.SCHEDULED,
+                    try_number=attempt.try_number - 1,
+                )
+        else:
+            reason = "zombie: the scheduler running it stopped"
+            run_pk = fail_silent(session, cache, attempt, reason, now)
+            if run_pk is not None:
+                changed.append(run_pk)
+    return changed

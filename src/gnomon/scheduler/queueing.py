@@ -1,0 +1,146 @@
+"""Choosing which scheduled task instances go to the executor now, within every limit:
+the executor's open slots (``parallelism``), pool slots, and each DAG's ``max_active_tasks``;
+highest ``priority_weight`` first."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from gnomon.executors.base import Workload
+from gnomon.runtime.local_run import try_log_path
+from gnomon.runtime.protocol import TryRequest
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics.states import TaskState
+from gnomon.store import models, pools, runs, task_instances, transitions, tries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueContext:
+    job_id: int | None
+    logs_folder: Path
+    dags_folder: Path
+
+
+class Queuer:
+    """Queues task instances; remembers which missing pools it already warned about."""
+
+    def __init__(self, context: QueueContext) -> None:
+        self.context = context
+        self._warned: set[str] = set()
+
+    def queue(
+        self, session: Session, cache: VersionCache, open_slots: int, now: datetime
+    ) -> list[Workload]:
+        if open_slots <= 0:
+            return []
+        candidates = task_instances.scheduled(session, limit=max(open_slots * 8, 64))
+        if not candidates:
+            return []
+        capacity = {p.name: p.slots for p in pools.list_all(session)}
+        used = task_instances.slots_in_use(session)
+        per_dag = task_instances.occupying_per_dag(session)
+        dag_limits: dict[str, int] = {}
+        run_cache: dict[int, runs.Run] = {}
+        workloads: list[Workload] = []
+        for ti in candidates:
+            if len(workloads) >= open_slots:
+                break
+            if ti.pool not in capacity:
+                if ti.pool not in self._warned:
+                    self._warned.add(ti.pool)
+                    log.warning(
+                        "task %s.%s waits for pool %r, which does not exist: create it with "
+                        "`gnomon pools set %s SLOTS`",
+                        ti.dag_id,
+                        ti.task_id,
+                        ti.pool,
+                        ti.pool,
+                    )
+                continue
+            limit = capacity[ti.pool]
+            if limit != pools.UNLIMITED and used.get(ti.pool, 0) + ti.pool_slots > limit:
+                continue
+            if ti.dag_id not in dag_limits:
+                dag = session.get(models.Dag, ti.dag_id)
+                dag_limits[ti.dag_id] = dag.max_active_tasks if dag is not None else 16
+            if per_dag.get(ti.dag_id, 0) >= dag_limits[ti.dag_id]:
+                continue
+            try_number = ti.try_number + 1
+            won = transitions.set_ti_state(
+                session,
+                ti.id,
+                expected=TaskState.SCHEDULED,
+                new=TaskState.QUEUED,
+                try_number=try_number,
+                queued_at=now,
+            )
+            if not won:
+                continue  # another scheduler queued it
+            used[ti.pool] = used.get(ti.pool, 0) + ti.pool_slots
+            per_dag[ti.dag_id] = per_dag.get(ti.dag_id, 0) + 1
+            run = run_cache.get(ti.dag_run_id)
+            if run is None:
+                found = runs.get_by_pk(session, ti.dag_run_id)
+                assert found is not None
+                run = run_cache[ti.dag_run_id] = found
+            workloads.append(self._workload(session, cache, ti, run, try_number, now))
+        return workloads
+
+    def _workload(
+        self,
+        session: Session,
+        cache: VersionCache,
+        ti: task_instances.TI,
+        run: runs.Run,
+        try_number: int,
+        now: datetime,
+    ) -> Workload:
+        version = cache.get(session, run.dag_version_id)
+        task = version.dag.tasks[ti.task_id]
+        log_path = self.context.logs_folder / try_log_path(
+            run.dag_id, run.run_id, ti.key, try_number
+        )
+        try_id = tries.add(
+            session,
+            ti_id=ti.id,
+            try_number=try_number,
+            job_id=self.context.job_id,
+            queue=ti.queue,
+            log_location=str(log_path),
+            now=now,
+        )
+        assert run.logical_date is not None
+        assert run.data_interval_start is not None and run.data_interval_end is not None
+        request = TryRequest(
+            dag_id=run.dag_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index,
+            try_number=try_number,
+            run_id=run.run_id,
+            logical_date=run.logical_date,
+            data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end,
+            conf=run.conf,
+            params=run.params,
+            run_type=run.run_type.value,
+            max_tries=ti.max_tries,
+        )
+        return Workload(
+            try_id=try_id,
+            run_pk=run.id,
+            request=request,
+            dag_version_id=version.id,
+            version_hash=version.version_hash,
+            fileloc=version.fileloc,
+            dags_folder=str(self.context.dags_folder),
+            log_path=str(log_path),
+            timeout=task.execution_timeout.total_seconds() if task.execution_timeout else None,
+            queue=ti.queue,
+        )

@@ -1,0 +1,211 @@
+"""DAG runs: creating one with its task instances, finding and listing them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gnomon.semantics import planning
+from gnomon.semantics.states import RunState
+from gnomon.serialization.model import SerializedDag
+from gnomon.store import exceptions, models, task_instances
+
+ACTIVE = (RunState.QUEUED, RunState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    dag_id: str
+    run_id: str
+    dag_version_id: int
+    run_type: models.RunType
+    state: RunState
+    logical_date: datetime | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    run_after: datetime
+    conf: dict[str, Any]
+    params: dict[str, Any]
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+
+    @classmethod
+    def from_row(cls, row: models.DagRun) -> Run:
+        return cls(
+            row.id,
+            row.dag_id,
+            row.run_id,
+            row.dag_version_id,
+            row.run_type,
+            row.state,
+            row.logical_date,
+            row.data_interval_start,
+            row.data_interval_end,
+            row.run_after,
+            dict(row.conf),
+            dict(row.params),
+            row.queued_at,
+            row.start_date,
+            row.end_date,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "run_type": self.run_type.value,
+            "state": self.state.value,
+            "logical_date": iso(self.logical_date),
+            "data_interval_start": iso(self.data_interval_start),
+            "data_interval_end": iso(self.data_interval_end),
+            "run_after": iso(self.run_after),
+            "conf": self.conf,
+            "queued_at": iso(self.queued_at),
+            "start_date": iso(self.start_date),
+            "end_date": iso(self.end_date),
+            "dag_version_id": self.dag_version_id,
+        }
+
+
+class RunExists(exceptions.StoreError):
+    """A run with this run id, or of this logical date, exists already."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """What a run is created from (its version's serialized DAG comes separately)."""
+
+    dag_id: str
+    run_id: str
+    dag_version_id: int
+    run_type: models.RunType
+    logical_date: datetime | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    run_after: datetime
+    conf: Mapping[str, Any]
+    params: Mapping[str, Any]
+
+
+def create(session: Session, new: NewRun, dag: SerializedDag, *, now: datetime) -> Run:
+    """Insert a queued run and its initial task instances; RunExists if its id is taken (or,
+    for a run with a logical date, that date already has a run of the DAG)."""
+    if get(session, new.dag_id, new.run_id) is not None:
+        raise RunExists(f"DAG {new.dag_id!r} already has a run with run id {new.run_id!r}")
+    if new.logical_date is not None:
+        clash = session.scalar(
+            select(models.DagRun.run_id).where(
+                models.DagRun.dag_id == new.dag_id, models.DagRun.logical_date == new.logical_date
+            )
+        )
+        if clash is not None:
+            raise RunExists(
+                f"DAG {new.dag_id!r} already has a run for logical date "
+                f"{new.logical_date.isoformat()}: {clash!r}"
+            )
+    row = models.DagRun(
+        dag_id=new.dag_id,
+        run_id=new.run_id,
+        dag_version_id=new.dag_version_id,
+        run_type=new.run_type,
+        state=RunState.QUEUED,
+        logical_date=new.logical_date,
+        data_interval_start=new.data_interval_start,
+        data_interval_end=new.data_interval_end,
+        run_after=new.run_after,
+        conf=dict(new.conf),
+        params=dict(new.params),
+        queued_at=now,
+    )
+    session.add(row)
+    session.flush()
+    task_instances.insert_rows(session, row.id, new.dag_id, new.run_id, dag, _initial(dag))
+    return Run.from_row(row)
+
+
+def _initial(dag: SerializedDag) -> list[planning.TIKey]:
+    return planning.initial_instances(dag)
+
+
+def get(session: Session, dag_id: str, run_id: str) -> Run | None:
+    row = session.scalar(
+        select(models.DagRun).where(models.DagRun.dag_id == dag_id, models.DagRun.run_id == run_id)
+    )
+    return None if row is None else Run.from_row(row)
+
+
+def get_by_pk(session: Session, pk: int) -> Run | None:
+    row = session.get(models.DagRun, pk)
+    return None if row is None else Run.from_row(row)
+
+
+def of_dag(
+    session: Session,
+    dag_id: str,
+    *,
+    states: Collection[RunState] | None = None,
+    limit: int | None = None,
+) -> list[Run]:
+    """The DAG's runs, newest first (by logical date, then creation)."""
+    stmt = select(models.DagRun).where(models.DagRun.dag_id == dag_id)
+    if states:
+        stmt = stmt.where(models.DagRun.state.in_(list(states)))
+    stmt = stmt.order_by(
+        models.DagRun.logical_date.desc().nulls_last(), models.DagRun.id.desc()
+    ).limit(limit)
+    return [Run.from_row(r) for r in session.scalars(stmt)]
+
+
+def in_states(session: Session, states: Collection[RunState]) -> list[Run]:
+    """Runs in ``states``, oldest first (logical date, then creation)."""
+    stmt = (
+        select(models.DagRun)
+        .where(models.DagRun.state.in_(list(states)))
+        .order_by(models.DagRun.logical_date.nulls_last(), models.DagRun.id)
+    )
+    return [Run.from_row(r) for r in session.scalars(stmt)]
+
+
+def active_counts(session: Session) -> dict[str, int]:
+    """Queued and running runs per DAG (for ``max_active_runs``)."""
+    rows = session.execute(
+        select(models.DagRun.dag_id, func.count())
+        .where(models.DagRun.state.in_(ACTIVE))
+        .group_by(models.DagRun.dag_id)
+    ).all()
+    return {dag_id: count for dag_id, count in rows}
+
+
+def running_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(models.DagRun.dag_id, func.count())
+        .where(models.DagRun.state == RunState.RUNNING)
+        .group_by(models.DagRun.dag_id)
+    ).all()
+    return {dag_id: count for dag_id, count in rows}
+
+
+def previous(session: Session, run: Run) -> Run | None:
+    """The DAG's run with the latest logical date before ``run``'s (for depends_on_past)."""
+    if run.logical_date is None:
+        return None
+    row = session.scalar(
+        select(models.DagRun)
+        .where(
+            models.DagRun.dag_id == run.dag_id,
+            models.DagRun.logical_date < run.logical_date,
+        )
+        .order_by(models.DagRun.logical_date.desc())
+        .limit(1)
+    )
+    return None if row is None else Run.from_row(row)

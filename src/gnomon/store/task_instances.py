@@ -1,0 +1,231 @@
+"""Task instances (task x map index x run): creating, reading, and the scheduler's counts."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from gnomon.semantics.planning import TIKey
+from gnomon.semantics.states import TaskState
+from gnomon.serialization.model import SerializedDag
+from gnomon.store import models, sql
+
+#: States that hold a pool slot and count against max_active_tasks and parallelism.
+OCCUPYING = (TaskState.QUEUED, TaskState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class TI:
+    id: int
+    dag_run_id: int
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    state: TaskState
+    try_number: int
+    max_tries: int
+    pool: str
+    pool_slots: int
+    queue: str
+    priority_weight: int
+    retry_at: datetime | None
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    duration: float | None
+    hostname: str | None
+    pid: int | None
+    note: str | None
+
+    @property
+    def key(self) -> TIKey:
+        return TIKey(self.task_id, self.map_index)
+
+    @classmethod
+    def from_row(cls, row: models.TaskInstance) -> TI:
+        return cls(
+            row.id,
+            row.dag_run_id,
+            row.dag_id,
+            row.run_id,
+            row.task_id,
+            row.map_index,
+            row.state,
+            row.try_number,
+            row.max_tries,
+            row.pool,
+            row.pool_slots,
+            row.queue,
+            row.priority_weight,
+            row.retry_at,
+            row.queued_at,
+            row.start_date,
+            row.end_date,
+            row.duration,
+            row.hostname,
+            row.pid,
+            row.note,
+        )
+
+
+def insert_rows(
+    session: Session,
+    run_pk: int,
+    dag_id: str,
+    run_id: str,
+    dag: SerializedDag,
+    keys: Iterable[TIKey],
+    *,
+    state: TaskState = TaskState.NONE,
+) -> None:
+    rows: list[dict[str, Any]] = []
+    for key in keys:
+        task = dag.tasks[key.task_id]
+        rows.append(
+            {
+                "dag_run_id": run_pk,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "task_id": key.task_id,
+                "map_index": key.map_index,
+                "state": state,
+                "try_number": 0,
+                "max_tries": task.retries + 1,
+                "pool": task.pool,
+                "pool_slots": task.pool_slots,
+                "queue": task.queue,
+                "priority_weight": task.priority_weight,
+            }
+        )
+    for chunk in sql.chunks(rows):
+        session.execute(insert(models.TaskInstance), list(chunk))
+
+
+def of_run(session: Session, run_pk: int) -> list[TI]:
+    rows = session.scalars(
+        select(models.TaskInstance)
+        .where(models.TaskInstance.dag_run_id == run_pk)
+        .order_by(models.TaskInstance.id)
+    )
+    return [TI.from_row(r) for r in rows]
+
+
+def get(session: Session, run_pk: int, task_id: str, map_index: int = -1) -> TI | None:
+    row = session.scalar(
+        select(models.TaskInstance).where(
+            models.TaskInstance.dag_run_id == run_pk,
+            models.TaskInstance.task_id == task_id,
+            models.TaskInstance.map_index == map_index,
+        )
+    )
+    return None if row is None else TI.from_row(row)
+
+
+def state_counts(session: Session, run_pk: int) -> dict[TaskState, int]:
+    rows = session.execute(
+        select(models.TaskInstance.state, func.count())
+        .where(models.TaskInstance.dag_run_id == run_pk)
+        .group_by(models.TaskInstance.state)
+    ).all()
+    return {state: count for state, count in rows}
+
+
+def expand(
+    session: Session,
+    run_pk: int,
+    dag_id: str,
+    run_id: str,
+    dag: SerializedDag,
+    task_id: str,
+    n: int,
+) -> bool:
+    """Replace the unexpanded placeholder of ``task_id`` by ``n`` scheduled instances.
+
+    Guarded like a transition: the placeholder is deleted only while it is still ``none``; if
+    another scheduler expanded it first, nothing happens and False is returned.
+    """
+    deleted = session.execute(
+        delete(models.TaskInstance)
+        .where(
+            models.TaskInstance.dag_run_id == run_pk,
+            models.TaskInstance.task_id == task_id,
+            models.TaskInstance.map_index == -1,
+            models.TaskInstance.state == TaskState.NONE,
+        )
+        .returning(models.TaskInstance.id)
+    ).first()
+    if deleted is None:
+        return False
+    keys = [TIKey(task_id, i) for i in range(n)]
+    insert_rows(session, run_pk, dag_id, run_id, dag, keys, state=TaskState.SCHEDULED)
+    return True
+
+
+def slots_in_use(session: Session) -> dict[str, int]:
+    """Pool slots held by queued and running instances, per pool."""
+    rows = session.execute(
+        select(models.TaskInstance.pool, func.sum(models.TaskInstance.pool_slots))
+        .where(models.TaskInstance.state.in_(OCCUPYING))
+        .group_by(models.TaskInstance.pool)
+    ).all()
+    return {pool: int(total or 0) for pool, total in rows}
+
+
+def occupying_per_dag(session: Session) -> dict[str, int]:
+    """Queued and running instances per DAG (for ``max_active_tasks``)."""
+    rows = session.execute(
+        select(models.TaskInstance.dag_id, func.count())
+        .where(models.TaskInstance.state.in_(OCCUPYING))
+        .group_by(models.TaskInstance.dag_id)
+    ).all()
+    return {dag_id: count for dag_id, count in rows}
+
+
+def scheduled(session: Session, *, limit: int) -> list[TI]:
+    """Scheduled instances of running runs, highest priority first, then oldest run first."""
+    stmt = (
+        select(models.TaskInstance)
+        .join(models.DagRun, models.DagRun.id == models.TaskInstance.dag_run_id)
+        .where(models.TaskInstance.state == TaskState.SCHEDULED)
+        .order_by(
+            models.TaskInstance.priority_weight.desc(),
+            models.DagRun.logical_date.nulls_last(),
+            models.TaskInstance.id,
+        )
+        .limit(limit)
+    )
+    return [TI.from_row(r) for r in session.scalars(stmt)]
+
+
+def due_retries(session: Session, now: datetime) -> list[int]:
+    """Ids of ``up_for_retry`` instances whose retry time has come."""
+    return list(
+        session.scalars(
+            select(models.TaskInstance.id).where(
+                models.TaskInstance.state == TaskState.UP_FOR_RETRY,
+                models.TaskInstance.retry_at <= now,
+            )
+        )
+    )
+
+
+def next_retry_at(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(models.TaskInstance.retry_at)).where(
+            models.TaskInstance.state == TaskState.UP_FOR_RETRY
+        )
+    )
+
+
+def by_ids(session: Session, ids: Collection[int]) -> list[TI]:
+    found: list[TI] = []
+    for chunk in sql.chunks(sorted(ids)):
+        rows = session.scalars(select(models.TaskInstance).where(models.TaskInstance.id.in_(chunk)))
+        found.extend(TI.from_row(r) for r in rows)
+    return found

@@ -1,0 +1,160 @@
+"""Task tries: one row per attempt (host, pid, job, start, end, heartbeat, exit reason, log)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gnomon.semantics.states import TaskState
+from gnomon.store import models, sql
+
+#: A try that holds, or is about to hold, a process.
+ACTIVE = (TaskState.QUEUED, TaskState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class Try:
+    id: int
+    task_instance_id: int
+    try_number: int
+    state: TaskState
+    hostname: str | None
+    pid: int | None
+    worker: str | None
+    job_id: int | None
+    queue: str | None
+    start_date: datetime | None
+    end_date: datetime | None
+    heartbeat_at: datetime | None
+    exit_reason: str | None
+    error: str | None
+    log_location: str | None
+
+    @classmethod
+    def from_row(cls, row: models.TaskTry) -> Try:
+        return cls(
+            row.id,
+            row.task_instance_id,
+            row.try_number,
+            row.state,
+            row.hostname,
+            row.pid,
+            row.worker,
+            row.job_id,
+            row.queue,
+            row.start_date,
+            row.end_date,
+            row.heartbeat_at,
+            row.exit_reason,
+            row.error,
+            row.log_location,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        duration = None
+        if self.start_date and self.end_date:
+            duration = (self.end_date - self.start_date).total_seconds()
+        return {
+            "try_number": self.try_number,
+            "state": self.state.value,
+            "start_date": iso(self.start_date),
+            "end_date": iso(self.end_date),
+            "duration": duration,
+            "exit_reason": self.exit_reason,
+            "error": self.error,
+            "hostname": self.hostname,
+            "pid": self.pid,
+            "worker": self.worker,
+            "queue": self.queue,
+            "log": self.log_location,
+        }
+
+
+def add(
+    session: Session,
+    *,
+    ti_id: int,
+    try_number: int,
+    job_id: int | None,
+    queue: str,
+    log_location: str,
+    now: datetime,
+) -> int:
+    row = models.TaskTry(
+        task_instance_id=ti_id,
+        try_number=try_number,
+        state=TaskState.QUEUED,
+        job_id=job_id,
+        queue=queue,
+        log_location=log_location,
+        heartbeat_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def get(session: Session, try_id: int) -> Try | None:
+    row = session.get(models.TaskTry, try_id)
+    return None if row is None else Try.from_row(row)
+
+
+def of_instances(session: Session, ti_ids: Collection[int]) -> dict[int, list[Try]]:
+    """Each instance's tries, by try number."""
+    found: dict[int, list[Try]] = {}
+    for chunk in sql.chunks(sorted(ti_ids)):
+        rows = session.scalars(
+            select(models.TaskTry)
+            .where(models.TaskTry.task_instance_id.in_(chunk))
+            .order_by(models.TaskTry.task_instance_id, models.TaskTry.try_number)
+        )
+        for row in rows:
+            found.setdefault(row.task_instance_id, []).append(Try.from_row(row))
+    return found
+
+
+def of_instance(session: Session, ti_id: int, try_number: int) -> Try | None:
+    row = session.scalar(
+        select(models.TaskTry).where(
+            models.TaskTry.task_instance_id == ti_id, models.TaskTry.try_number == try_number
+        )
+    )
+    return None if row is None else Try.from_row(row)
+
+
+def heartbeat(session: Session, try_ids: Collection[int], now: datetime) -> None:
+    """Mark the running tries ``try_ids`` alive at ``now``."""
+    for chunk in sql.chunks(sorted(try_ids)):
+        session.execute(
+            update(models.TaskTry)
+            .where(models.TaskTry.id.in_(chunk), models.TaskTry.state == TaskState.RUNNING)
+            .values(heartbeat_at=now)
+        )
+
+
+def silent_since(session: Session, cutoff: datetime) -> list[Try]:
+    """Running tries whose last heartbeat is older than ``cutoff`` (zombies)."""
+    rows = session.scalars(
+        select(models.TaskTry).where(
+            models.TaskTry.state == TaskState.RUNNING, models.TaskTry.heartbeat_at < cutoff
+        )
+    )
+    return [Try.from_row(r) for r in rows]
+
+
+def active_of_jobs_other_than(session: Session, live_jobs: Collection[int]) -> list[Try]:
+    """Queued or running tries whose executor job is not one of ``live_jobs``."""
+    stmt = select(models.TaskTry).where(models.TaskTry.state.in_(ACTIVE))
+    if live_jobs:
+        stmt = stmt.where(
+            (models.TaskTry.job_id.is_(None)) | (models.TaskTry.job_id.not_in(list(live_jobs)))
+        )
+    return [Try.from_row(r) for r in session.scalars(stmt)]
