@@ -113,6 +113,9 @@ class LocalExecutor:
         for worker in list(self._workers):
             if not worker.dead:
                 self._read(worker)
+            if not worker.dead and worker.process.poll() is not None:
+                self._read(worker)  # what it said before it died
+                self._lost(worker)
             events.extend(worker.events)
             worker.events.clear()
         self._replace_dead()

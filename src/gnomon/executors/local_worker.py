@@ -46,7 +46,9 @@ class Worker:
         self.name: str = config.get("name") or f"local-{os.getpid()}"
         self.hostname = socket.gethostname()
         self.out = out
-        self.supervisor = supervisor.Supervisor(kill_grace=config["kill_grace"])
+        self.supervisor = supervisor.Supervisor(
+            kill_grace=config["kill_grace"], close_in_child=(out.fileno(),)
+        )
         self.parent = os.getppid()
         self.dags: dict[int, tuple[DAG | None, str | None]] = {}
         self.killed: set[int] = set()

@@ -103,8 +103,13 @@ def _child_main(target: Callable[[], TryOutcome], output_fd: int, result_fd: int
 class Supervisor:
     """Starts tries as forked children and reports each one's end."""
 
-    def __init__(self, *, kill_grace: float = DEFAULT_KILL_GRACE) -> None:
+    def __init__(
+        self, *, kill_grace: float = DEFAULT_KILL_GRACE, close_in_child: tuple[int, ...] = ()
+    ) -> None:
         self.kill_grace = kill_grace
+        #: Descriptors of this process a try must not hold (a worker's channel to its
+        #: executor: a try keeping it open would hide the worker's death).
+        self.close_in_child = close_in_child
         self._selector = selectors.DefaultSelector()
         self._running: dict[Any, TryProcess] = {}
 
@@ -140,6 +145,9 @@ class Supervisor:
             try:
                 os.close(out_r)
                 os.close(res_r)
+                for fd in self.close_in_child:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
                 _child_main(target, out_w, res_w)
             finally:
                 os._exit(70)  # never return into the parent's code (pytest, the CLI...)
