@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gnomon.cli import dags, db, output, pools, tasks
+from gnomon.cli import dags, db, output, pools, tasks, variables
 from gnomon.cli.common import output_option
 from gnomon.version import __version__
 
@@ -28,6 +28,7 @@ cli.add_command(dags.dags)
 cli.add_command(db.db)
 cli.add_command(tasks.tasks)
 cli.add_command(pools.pools)
+cli.add_command(variables.variables)
 
 
 def main() -> None:
