@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gnomon.cli import dags, db, output, pools, tasks, variables
+from gnomon.cli import connections, dags, db, output, pools, tasks, variables
 from gnomon.cli.common import output_option
 from gnomon.version import __version__
 
@@ -29,6 +29,7 @@ cli.add_command(db.db)
 cli.add_command(tasks.tasks)
 cli.add_command(pools.pools)
 cli.add_command(variables.variables)
+cli.add_command(connections.connections)
 
 
 def main() -> None:
