@@ -14,6 +14,10 @@ from gnomon import settings as settings_module
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: ``context_settings`` of commands whose arguments may be negative numbers (``-1``), which
+#: click would otherwise reject as unknown options.
+NEGATIVE_ARGUMENTS: dict[str, Any] = {"ignore_unknown_options": True}
+
 
 class CliError(click.ClickException):
     """A command failed: printed as ``Error: <message>`` on stderr, exit code 1."""

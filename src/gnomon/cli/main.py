@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import click
 
-from gnomon.cli import dag_control, dags, db, output, runs, services, tasks
+from gnomon.cli import (
+    connections,
+    dag_control,
+    dags,
+    db,
+    output,
+    pools,
+    runs,
+    services,
+    tasks,
+    variables,
+)
 from gnomon.cli.common import output_option
 from gnomon.runtime import lifeline
 from gnomon.version import __version__
@@ -31,6 +42,9 @@ cli.add_command(tasks.tasks)
 cli.add_command(runs.runs_group)
 cli.add_command(services.scheduler_command)
 cli.add_command(services.standalone)
+cli.add_command(pools.pools)
+cli.add_command(variables.variables)
+cli.add_command(connections.connections)
 
 # ``dags trigger|pause|unpause|backfill`` register themselves on the ``dags`` group.
 assert dag_control.trigger is not None

@@ -6,8 +6,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib import parse
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gnomon.store import exceptions, models, sql
@@ -48,6 +50,60 @@ class ConnectionSummary:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionListing:
+    """A listed connection: its summary, and whether it has a password and an extra."""
+
+    summary: ConnectionSummary
+    has_password: bool
+    has_extra: bool
+
+
+#: URI schemes whose connection type has another name (as in Airflow).
+_URI_SCHEME_TYPES = {"postgresql": "postgres"}
+
+
+def from_uri(conn_id: str, uri: str, description: str | None = None) -> Connection:
+    """The connection that ``uri`` describes: ``type://login:password@host:port/schema?k=v``.
+
+    The scheme is the connection type (``postgresql`` is ``postgres``, ``-`` becomes ``_``),
+    parts are percent-decoded, and query parameters become the extra (string values). Errors
+    never repeat the URI: it may hold a password.
+    """
+    parts = parse.urlsplit(uri)
+    if "://" not in uri or not parts.scheme:
+        raise exceptions.InvalidValue(
+            f"connection {conn_id!r}: the URI must start with the connection type, "
+            "e.g. postgresql://login:password@host:5432/schema"
+        )
+    try:
+        port = parts.port
+    except ValueError as e:
+        raise exceptions.InvalidValue(f"connection {conn_id!r}: bad port in the URI ({e})") from e
+    extra: dict[str, str] = {}
+    for name, value in parse.parse_qsl(parts.query, keep_blank_values=True):
+        if name in extra:
+            raise exceptions.InvalidValue(
+                f"connection {conn_id!r}: the URI's query parameter {name!r} is given twice"
+            )
+        extra[name] = value
+    return Connection(
+        conn_id=conn_id,
+        conn_type=_URI_SCHEME_TYPES.get(parts.scheme, parts.scheme.replace("-", "_")),
+        host=_unquoted(parts.hostname),
+        schema=_unquoted(parts.path.removeprefix("/")),
+        login=_unquoted(parts.username),
+        port=port,
+        password=_unquoted(parts.password),
+        extra=extra,
+        description=description,
+    )
+
+
+def _unquoted(part: str | None) -> str | None:
+    return parse.unquote(part) if part else None
+
+
 def get(session: Session, cipher: Cipher, conn_id: str) -> Connection | None:
     row = session.get(models.Connection, conn_id)
     if row is None:
@@ -73,8 +129,40 @@ def list_all(session: Session) -> list[ConnectionSummary]:
     return [ConnectionSummary.from_row(row) for row in rows]
 
 
+def list_with_secret_flags(session: Session) -> list[ConnectionListing]:
+    """Every connection, by conn_id, and which secrets it holds (none is decrypted)."""
+    rows = session.scalars(select(models.Connection).order_by(models.Connection.conn_id))
+    return [
+        ConnectionListing(
+            ConnectionSummary.from_row(row), row.password is not None, row.extra is not None
+        )
+        for row in rows
+    ]
+
+
+def add(session: Session, cipher: Cipher, connection: Connection) -> bool:
+    """Create the connection; False, writing nothing, if its conn_id exists.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING``: of two concurrent adds, exactly one wins.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(models.Connection)
+        .values(**_values(cipher, connection))
+        .on_conflict_do_nothing(index_elements=["conn_id"])
+        .returning(models.Connection.conn_id)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def upsert(session: Session, cipher: Cipher, connection: Connection) -> None:
     """Create the connection, or replace all of its fields."""
+    sql.upsert(session, models.Connection, _values(cipher, connection), key=["conn_id"])
+
+
+def _values(cipher: Cipher, connection: Connection) -> dict[str, Any]:
+    """The row of ``connection``, secrets encrypted; raises InvalidValue naming the field."""
     conn_id = connection.conn_id
     if not conn_id or len(conn_id) > models.ID_LEN:
         raise exceptions.InvalidValue(
@@ -88,7 +176,7 @@ def upsert(session: Session, cipher: Cipher, connection: Connection) -> None:
         raise exceptions.InvalidValue(
             f"connection {conn_id!r}: extra must be JSON-serializable ({e})"
         ) from e
-    values = {
+    return {
         "conn_id": conn_id,
         "conn_type": connection.conn_type,
         "host": connection.host,
@@ -99,7 +187,6 @@ def upsert(session: Session, cipher: Cipher, connection: Connection) -> None:
         "extra": None if extra is None else cipher.encrypt(extra),
         "description": connection.description,
     }
-    sql.upsert(session, models.Connection, values, key=["conn_id"])
 
 
 def delete(session: Session, conn_id: str) -> bool:

@@ -34,6 +34,13 @@ def get(session: Session, cipher: Cipher, key: str) -> Variable | None:
     return Variable(row.key, value, row.description)
 
 
+def get_summary(session: Session, key: str) -> VariableSummary | None:
+    """The variable's key and description, without decrypting its value."""
+    query = select(models.Variable.description).where(models.Variable.key == key)
+    row = session.execute(query).first()
+    return None if row is None else VariableSummary(key, row.description)
+
+
 def list_all(session: Session) -> list[VariableSummary]:
     query = select(models.Variable.key, models.Variable.description).order_by(models.Variable.key)
     return [VariableSummary(key, description) for key, description in session.execute(query)]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from store_seeds import seed_run
 
-from gnomon.store import exceptions, pools
+from gnomon.semantics.states import TaskState
+from gnomon.store import exceptions, models, pools
 
 
 def test_a_pool_is_created_then_replaced(session: Session) -> None:
@@ -39,3 +42,38 @@ def test_the_default_pool_cannot_be_deleted(session: Session) -> None:
 def test_invalid_pools_are_refused(session: Session, name: str, slots: int) -> None:
     with pytest.raises(exceptions.InvalidValue):
         pools.upsert(session, name, slots)
+
+
+def test_used_slots_sum_the_pool_slots_of_queued_and_running_instances_per_pool(
+    session: Session,
+) -> None:
+    states = [TaskState.QUEUED, TaskState.RUNNING, TaskState.SCHEDULED, TaskState.SUCCESS]
+    seeded = seed_run(session, *states, TaskState.RUNNING)
+    in_warehouse = seeded.ti_ids[:4]
+    session.execute(
+        update(models.TaskInstance)
+        .where(models.TaskInstance.id.in_(in_warehouse))
+        .values(pool="warehouse", pool_slots=3)
+    )
+
+    assert pools.used_slots(session) == {"warehouse": 6, "default_pool": 1}
+
+
+def test_open_slots_are_the_slots_left_and_none_for_an_unlimited_pool(session: Session) -> None:
+    pools.upsert(session, "full", 1)
+    pools.upsert(session, "unlimited", pools.UNLIMITED)
+    seeded = seed_run(session, TaskState.RUNNING, TaskState.QUEUED)
+    session.execute(
+        update(models.TaskInstance)
+        .where(models.TaskInstance.id == seeded.ti_ids[0])
+        .values(pool="full", pool_slots=2)
+    )
+    session.execute(
+        update(models.TaskInstance)
+        .where(models.TaskInstance.id == seeded.ti_ids[1])
+        .values(pool="unlimited")
+    )
+
+    usage = {u.pool.name: (u.used_slots, u.open_slots) for u in pools.list_with_usage(session)}
+
+    assert usage == {"default_pool": (0, 128), "full": (2, 0), "unlimited": (1, None)}
