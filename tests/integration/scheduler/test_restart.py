@@ -1,0 +1,173 @@
+"""Restart safety: kill -9 ``gnomon standalone`` in the middle of a run, start it again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from support.cli import gnomon
+from support.processes import is_gone, wait_for
+
+from gnomon.semantics.states import TaskState
+from gnomon.store import db, models
+
+TASKS = [f"step{i}" for i in range(8)]
+
+RESTARTABLE = """
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from gnomon import DAG, chain
+from gnomon.operators.python import PythonOperator
+
+EFFECTS = Path({effects!r})
+
+
+def effect(name):
+    with EFFECTS.open("a") as f:
+        f.write(name + "\\n")
+    time.sleep(0.4)
+
+
+with DAG(
+    "restartable",
+    schedule=None,
+    start_date=datetime(2024, 1, 1),
+    default_args={{"retries": 3, "retry_delay": timedelta(seconds=0)}},
+) as dag:
+    chain(*[PythonOperator(task_id=t, python_callable=effect, op_args=[t]) for t in {tasks!r}])
+"""
+
+
+class Standalone:
+    def __init__(self, root: Path, db_url: str) -> None:
+        self.root = root
+        self.env = {
+            "GNOMON_DB_URL": db_url,
+            "GNOMON_DAGS_ARE_PAUSED_AT_CREATION": "false",
+            "GNOMON_TASK_HEARTBEAT_TIMEOUT": "3",
+            "GNOMON_PARALLELISM": "2",
+            "GNOMON_SHUTDOWN_GRACE": "2",
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GNOMON_")}
+        command = [sys.executable, "-m", "gnomon.cli.main", "standalone", "--dags-folder"]
+        with (self.root / f"standalone-{len(self.processes)}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [*command, str(self.root / "dags")],
+                env={**env, **self.env, "GNOMON_HOME": str(self.root / "home")},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes.append(process)
+        return process
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return gnomon(self.root / "home", *args, env=self.env)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+@pytest.fixture
+def standalone(tmp_path: Path, db_url: str) -> Iterator[Standalone]:
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "restartable.py").write_text(
+        RESTARTABLE.format(effects=str(tmp_path / "effects.log"), tasks=TASKS)
+    )
+    runner = Standalone(tmp_path, db_url)
+    try:
+        yield runner
+    finally:
+        runner.stop_all()
+
+
+def _effects(root: Path) -> list[str]:
+    path = root / "effects.log"
+    return path.read_text().split() if path.exists() else []
+
+
+def _states(db_url: str, model: type[models.TaskInstance] | type[models.TaskTry]) -> list[str]:
+    engine = db.make_engine(db_url)
+    try:
+        with db.session_factory(engine, read_only=True)() as session:
+            return [str(s) for s in session.scalars(select(model.state))]
+    finally:
+        engine.dispose()
+
+
+def _succeeded(db_url: str) -> set[str]:
+    engine = db.make_engine(db_url)
+    try:
+        with db.session_factory(engine, read_only=True)() as session:
+            rows = session.execute(
+                select(models.TaskInstance.task_id).where(
+                    models.TaskInstance.state == TaskState.SUCCESS
+                )
+            )
+            return {task_id for (task_id,) in rows}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_run_survives_kill_9_of_standalone_without_rerunning_what_succeeded(
+    standalone: Standalone, db_url: str
+) -> None:
+    first = standalone.start()
+    triggered: list[str] = []
+
+    def trigger() -> bool:
+        result = standalone.cli("dags", "trigger", "restartable")
+        if result.returncode == 0:
+            triggered.append(result.stdout.strip())
+        return bool(triggered)
+
+    wait_for(trigger, timeout=60)
+    wait_for(lambda: len(_effects(standalone.root)) >= 3, timeout=60)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    wait_for(lambda: all(is_gone(p) for p in _children_pids(first.pid)), timeout=10)
+    succeeded = _succeeded(db_url)
+    assert succeeded, "nothing had succeeded before the kill"
+
+    standalone.start()
+    waited = standalone.cli("runs", "wait", "restartable", triggered[0], "--timeout", "90")
+    assert waited.returncode == 0, waited.stderr
+    effects = _effects(standalone.root)
+    for task_id in succeeded:
+        assert effects.count(task_id) == 1, f"{task_id} ran again: {effects}"
+    assert set(effects) == set(TASKS)
+    assert set(_states(db_url, models.TaskInstance)) == {"success"}
+    assert "running" not in _states(db_url, models.TaskTry)
+    assert "queued" not in _states(db_url, models.TaskTry)
+
+
+def _children_pids(pid: int) -> list[int]:
+    """Processes whose parent was ``pid`` (its workers), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
