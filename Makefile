@@ -27,8 +27,9 @@ unit: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q -n auto
 
+# The examples' home (database, logs) stays in the checkout unless GNOMON_HOME says otherwise.
 run: $(STAMP)
-	$(BIN)/gnomon dags test etl_orders --dags-folder examples/dags
+	GNOMON_HOME=$${GNOMON_HOME:-$(CURDIR)/.gnomon} $(BIN)/gnomon standalone --dags-folder examples/dags
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

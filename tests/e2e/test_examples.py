@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from support import cli
+from support.processes import wait_for
+from support.standalone import Standalone
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "dags"
 
@@ -69,3 +71,26 @@ def test_branch_on_param_refuses_a_mode_outside_its_enum(tmp_path: Path) -> None
     result = gnomon(tmp_path, "dags", "test", "branch_on_param", "--conf", '{"mode": "bogus"}')
     assert result.returncode == 2
     assert "'mode'" in result.stderr
+
+
+def test_standalone_runs_the_examples_when_triggered(tmp_path: Path) -> None:
+    """What `make run` starts: standalone on examples/dags; each example, triggered, succeeds."""
+    runner = Standalone(tmp_path, f"sqlite:///{tmp_path / 'gnomon.db'}", EXAMPLES)
+    runner.start()
+    try:
+        triggered: dict[str, str] = {}
+
+        def trigger_all() -> bool:
+            for dag_id in ("etl_orders", "partition_fanout", "branch_on_param"):
+                if dag_id not in triggered:
+                    result = runner.cli("dags", "trigger", dag_id)
+                    if result.returncode == 0:
+                        triggered[dag_id] = result.stdout.strip()
+            return len(triggered) == 3
+
+        wait_for(trigger_all, timeout=60)
+        for dag_id, run_id in triggered.items():
+            waited = runner.cli("runs", "wait", dag_id, run_id, "--timeout", "60")
+            assert waited.returncode == 0, (dag_id, waited.stdout, waited.stderr)
+    finally:
+        runner.stop_all()

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from support.cli import gnomon
 from support.processes import is_gone, wait_for
+from support.standalone import Standalone
 
 from gnomon.semantics.states import TaskState
 from gnomon.store import db, models
@@ -45,53 +43,13 @@ with DAG(
 """
 
 
-class Standalone:
-    def __init__(self, root: Path, db_url: str) -> None:
-        self.root = root
-        self.env = {
-            "GNOMON_DB_URL": db_url,
-            "GNOMON_DAGS_ARE_PAUSED_AT_CREATION": "false",
-            "GNOMON_TASK_HEARTBEAT_TIMEOUT": "3",
-            "GNOMON_PARALLELISM": "2",
-            "GNOMON_SHUTDOWN_GRACE": "2",
-        }
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GNOMON_")}
-        command = [sys.executable, "-m", "gnomon.cli.main", "standalone", "--dags-folder"]
-        with (self.root / f"standalone-{len(self.processes)}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [*command, str(self.root / "dags")],
-                env={**env, **self.env, "GNOMON_HOME": str(self.root / "home")},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.processes.append(process)
-        return process
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return gnomon(self.root / "home", *args, env=self.env)
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-
-
 @pytest.fixture
 def standalone(tmp_path: Path, db_url: str) -> Iterator[Standalone]:
     (tmp_path / "dags").mkdir()
     (tmp_path / "dags" / "restartable.py").write_text(
         RESTARTABLE.format(effects=str(tmp_path / "effects.log"), tasks=TASKS)
     )
-    runner = Standalone(tmp_path, db_url)
+    runner = Standalone(tmp_path, db_url, tmp_path / "dags")
     try:
         yield runner
     finally:
