@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gnomon.cli import dags, db, output, tasks
+from gnomon.cli import dag_processor, dags, db, output, tasks
 from gnomon.cli.common import output_option
 from gnomon.version import __version__
 
@@ -24,6 +24,7 @@ def version(output_format: str) -> None:
         click.echo(__version__)
 
 
+cli.add_command(dag_processor.dag_processor)
 cli.add_command(dags.dags)
 cli.add_command(db.db)
 cli.add_command(tasks.tasks)
