@@ -60,7 +60,7 @@ class ProcessorReport:
     deactivated: tuple[str, ...]
     #: Every file that fails to import now.
     import_errors: tuple[bag.ImportErrorInfo, ...]
-    #: Whether the stored import errors changed (one appeared, was fixed, or reads otherwise).
+    #: Whether the stored import errors changed (one appeared, was fixed, or changed text).
     import_errors_changed: bool
     #: Whether the database was written (False when no file changed since the last pass).
     synced: bool
@@ -75,7 +75,7 @@ class ProcessorReport:
         )
 
     def describe(self) -> str:
-        """One line for the log, e.g. ``new versions: etl; deactivated: old; 1 import error``."""
+        """One line for the log, e.g. ``new versions: etl; import errors: 1 (broken.py)``."""
         parts = [
             f"{label}: {', '.join(ids)}"
             for label, ids in (
@@ -88,7 +88,7 @@ class ProcessorReport:
         if self.import_errors_changed:
             files = ", ".join(error.relative_file for error in self.import_errors)
             parts.append(
-                f"import errors: {len(self.import_errors)}" + (f" ({files})" * bool(files))
+                f"import errors: {len(self.import_errors)}" + (f" ({files})" if files else "")
             )
         return "; ".join(parts) or "no change"
 
