@@ -9,6 +9,8 @@ Fixtures (all function-scoped unless noted):
 - ``db_url``: a new database migrated to the newest revision.
 - ``engine``: ``store.db.make_engine(db_url)``, disposed after the test.
 - ``session``: a session on ``engine`` (``store.db.session_factory``), closed after the test.
+- ``sessions``: ``store.db.session_factory(engine)``, for code that opens its own sessions.
+- ``dags_folder``, ``home``: empty folders under ``tmp_path`` (a DAGs folder, a GNOMON_HOME).
 
 Isolation. SQLite: a template file is migrated once per session (per xdist worker) and copied
 into each test's ``tmp_path``. Postgres: each xdist worker migrates one template database
@@ -42,7 +44,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from support.orchestrator import Orchestrator
 
 from gnomon.store import db, schema
@@ -178,6 +180,25 @@ def engine(db_url: str) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with db.session_factory(engine)() as session:
         yield session
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return db.session_factory(engine)
+
+
+@pytest.fixture
+def dags_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
 
 
 def _sqlite_url(path: Path) -> str:

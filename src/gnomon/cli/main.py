@@ -7,6 +7,7 @@ import click
 from gnomon.cli import (
     connections,
     dag_control,
+    dag_processor,
     dags,
     db,
     output,
@@ -36,6 +37,7 @@ def version(output_format: str) -> None:
         click.echo(__version__)
 
 
+cli.add_command(dag_processor.dag_processor)
 cli.add_command(dags.dags)
 cli.add_command(db.db)
 cli.add_command(tasks.tasks)

@@ -50,8 +50,21 @@ def parse_folder(folder: Path, timeout: float, concurrency: int | None = None) -
     """
     folder = Path(os.path.abspath(folder))
     paths = discovery.discover_files(folder)
-    root = folder if folder.is_dir() else folder.parent
-    files = parser.parse_files(paths, timeout, root, concurrency)
+    files = parser.parse_files(paths, timeout, root_of(folder), concurrency)
+    return folder_result(folder, files)
+
+
+def root_of(folder: Path) -> Path:
+    """What the files of ``folder`` are shown relative to: the folder, or a file's directory."""
+    folder = Path(os.path.abspath(folder))
+    return folder if folder.is_dir() else folder.parent
+
+
+def folder_result(folder: Path, files: list[FileParseResult]) -> FolderParseResult:
+    """The parse of ``folder`` made of the results of each of its files (in path order).
+
+    A DAG id defined in two files is an import error for both, and neither copy is kept.
+    """
     owners: dict[str, list[FileParseResult]] = defaultdict(list)
     for result in files:
         for parsed in result.dags:
@@ -69,7 +82,7 @@ def parse_folder(folder: Path, timeout: float, concurrency: int | None = None) -
     }
     errors = [_import_error(result, clashes.get(result.file, []), owners) for result in files]
     return FolderParseResult(
-        folder=folder,
+        folder=Path(os.path.abspath(folder)),
         dags=dict(sorted(dags.items())),
         import_errors=[e for e in errors if e is not None],
         files=files,

@@ -1,0 +1,127 @@
+"""``gnomon dag-processor``: keep the stored DAGs in step with the DAGs folder."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from gnomon import settings as settings_module
+from gnomon.cli import output
+from gnomon.cli.common import CliError, Common, common_options
+from gnomon.dag_processor import processor, stopping
+from gnomon.dagfiles.exceptions import DagFilesError
+from gnomon.store import db as store_db
+from gnomon.store import exceptions, schema
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@click.command("dag-processor")
+@click.option("--once", is_flag=True, help="Sync once, print what changed, and exit.")
+@common_options()
+def dag_processor(common: Common, once: bool) -> None:
+    """Keep the stored DAGs, versions and import errors in step with the DAGs folder.
+
+    Runs until SIGTERM or Ctrl-C, reparsing new and changed files every
+    GNOMON_DAG_DIR_LIST_INTERVAL seconds. With --once, syncs once, prints what changed
+    (--output applies to it) and exits 0, also when files fail to import (they are listed).
+    """
+    with _engine(common.settings) as engine:
+        watcher = processor.DagProcessor.from_settings(
+            common.settings, store_db.session_factory(engine), common.dags_folder
+        )
+        try:
+            if once:
+                _print(watcher.run_once(), common)
+            else:
+                _run_until_stopped(watcher)
+        except (exceptions.StoreError, DagFilesError) as exc:
+            raise CliError(str(exc)) from None
+
+
+@contextmanager
+def _engine(settings: settings_module.Settings) -> Iterator[Engine]:
+    """An engine on the settings' database, which must be migrated to this version."""
+    url = settings.database_url()
+    try:
+        engine = store_db.make_engine(url)
+    except exceptions.StoreError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        try:
+            schema.require_current(engine)
+        except exceptions.SchemaNotCurrent as exc:
+            raise CliError(
+                f"the metadata database {store_db.safe_url(url)} is not migrated to this version "
+                f"of Gnomon ({exc}); run `gnomon db migrate` first"
+            ) from None
+        except exceptions.StoreError as exc:
+            raise CliError(str(exc)) from None
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _run_until_stopped(watcher: processor.DagProcessor) -> None:
+    _log_to_stderr()
+    with stopping.StopFlag() as stop:
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous: dict[int, Any] = {
+            signum: signal.signal(signum, request_stop) for signum in _STOP_SIGNALS
+        }
+        try:
+            watcher.run(stop)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _log_to_stderr() -> None:
+    gnomon_logger = logging.getLogger("gnomon")
+    if not gnomon_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        gnomon_logger.addHandler(handler)
+    gnomon_logger.setLevel(logging.INFO)
+
+
+def _print(report: processor.ProcessorReport, common: Common) -> None:
+    if common.output == "json":
+        output.echo_json(
+            {
+                "dags_folder": str(common.dags_folder),
+                "files": report.files,
+                "dags": list(report.dags),
+                "created": list(report.created),
+                "new_versions": list(report.new_versions),
+                "deactivated": list(report.deactivated),
+                "import_errors": [
+                    {"file": str(error.file), "error": error.error}
+                    for error in report.import_errors
+                ],
+            }
+        )
+        return
+    click.echo(
+        f"DAGs folder:   {common.dags_folder} ({report.files} files, {len(report.dags)} DAGs)"
+    )
+    for label, ids in (
+        ("Created", report.created),
+        ("New versions", report.new_versions),
+        ("Deactivated", report.deactivated),
+    ):
+        click.echo(f"{label + ':':<15}{', '.join(ids) or '-'}")
+    click.echo(f"{'Import errors:':<15}{len(report.import_errors)}")
+    for error in report.import_errors:
+        click.echo(f"  {error.relative_file}: {error.summary}")
