@@ -92,13 +92,11 @@ class Scheduler:
         self.listener = wakeups.Listener(self.config.home)
         self.executor.start()
         with self.sessions.begin() as session:
+            cutoff = now - timedelta(seconds=self.config.heartbeat_timeout)
             live = [
-                j.id
-                for j in jobs.alive(
-                    session,
-                    self.config.job_type,
-                    now - timedelta(seconds=self.config.heartbeat_timeout),
-                )
+                job.id
+                for kind in (JobType.SCHEDULER, JobType.STANDALONE)
+                for job in jobs.alive(session, kind, cutoff)
             ]
             self._dirty.update(outcomes.reset_orphans(session, self.cache, live, now))
 
