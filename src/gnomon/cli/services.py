@@ -70,6 +70,7 @@ def _scheduler(
         heartbeat_timeout=settings.task_heartbeat_timeout,
         poll_interval=settings.scheduler_poll_interval,
         shutdown_grace=settings.shutdown_grace,
+        kill_grace=settings.kill_grace,
         job_type=job_type,
     )
     return Scheduler(store_db.session_factory(engine), executor, config)

@@ -98,6 +98,9 @@ class Executor(Protocol):
         """Tries that are alive in this executor right now (they heartbeat)."""
         ...
 
+    def kill(self, try_id: int) -> None:
+        """Kill the try's processes now, if this executor runs it (its end event may follow)."""
+
     def stop(self, grace: float) -> list[Event]:
         """Stop: tries get ``grace`` seconds to end, then are killed (ending ``shutdown``)."""
         ...

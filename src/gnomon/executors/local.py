@@ -189,6 +189,11 @@ class LocalExecutor:
             if worker.dead:
                 self._workers[i] = self._spawn(worker.index)
 
+    def kill(self, try_id: int) -> None:
+        for worker in self._workers:
+            if worker.try_id == try_id and not worker.dead:
+                self._send(worker, {"cmd": "kill"})
+
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers if not w.dead]
 

@@ -180,6 +180,8 @@ class Worker:
     def _stored_source(self, version_id: int) -> str | None:
         try:
             with self.engine.connect() as connection:
+                # A deferred BEGIN on SQLite: reading must not take the write lock.
+                connection.execution_options(**{db.READ_ONLY: True})
                 return connection.execute(
                     sql_select(models.DagVersion.source_code).where(
                         models.DagVersion.id == version_id

@@ -40,6 +40,7 @@ class SchedulerConfig:
     heartbeat_timeout: float
     poll_interval: float
     shutdown_grace: float
+    kill_grace: float = 5.0
     job_type: JobType = JobType.SCHEDULER
 
     @property
@@ -146,6 +147,7 @@ class Scheduler:
                 self._dirty.update(
                     outcomes.reap_zombies(session, self.cache, self.config.heartbeat_timeout, now)
                 )
+                self._backstop_timeouts(session, now)
             self._advance(session, now)
             workloads = self.queuer.queue(session, self.cache, self.executor.open_slots, now)
             if monotonic >= self._next_heartbeat:
@@ -155,6 +157,16 @@ class Scheduler:
                     jobs.heartbeat(session, self.job_id, now)
         for workload in workloads:
             self.executor.submit(workload)
+
+    def _backstop_timeouts(self, session: Session, now: datetime) -> None:
+        """Fail and kill tries that outlived their execution_timeout, its kill grace and a
+        heartbeat timeout: the runtime enforces timeouts, this catches what slips past it."""
+        margin = self.config.kill_grace + self.config.heartbeat_timeout
+        for attempt, reason in outcomes.overdue(session, self.cache, margin, now):
+            run_pk = outcomes.fail_silent(session, self.cache, attempt, reason, now)
+            if run_pk is not None:
+                self._dirty.add(run_pk)
+                self.executor.kill(attempt.id)
 
     def _apply(self, session: Session, events: list[Event], now: datetime) -> None:
         for event in events:

@@ -195,3 +195,26 @@ def reset_orphans(
             if run_pk is not None:
                 changed.append(run_pk)
     return changed
+
+
+def overdue(
+    session: Session, cache: VersionCache, margin: float, now: datetime
+) -> list[tuple[tries.Try, str]]:
+    """Running tries past their task's ``execution_timeout`` by more than ``margin`` seconds:
+    their supervisor should have stopped them and did not (the scheduler's backstop)."""
+    found: list[tuple[tries.Try, str]] = []
+    running = tries.running_with_run(session)
+    for attempt, task_id, version_id in running:
+        task = cache.get(session, version_id).dag.tasks.get(task_id)
+        if task is None or task.execution_timeout is None or attempt.start_date is None:
+            continue
+        limit = task.execution_timeout.total_seconds()
+        if (now - attempt.start_date).total_seconds() > limit + margin:
+            found.append(
+                (
+                    attempt,
+                    f"timeout: still running {limit:g}s (execution_timeout) + {margin:g}s "
+                    "after it started; failed by the scheduler",
+                )
+            )
+    return found

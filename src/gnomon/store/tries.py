@@ -158,3 +158,14 @@ def active_of_jobs_other_than(session: Session, live_jobs: Collection[int]) -> l
             (models.TaskTry.job_id.is_(None)) | (models.TaskTry.job_id.not_in(list(live_jobs)))
         )
     return [Try.from_row(r) for r in session.scalars(stmt)]
+
+
+def running_with_run(session: Session) -> list[tuple[Try, str, int]]:
+    """Running tries with their task id and their run's DAG version id."""
+    rows = session.execute(
+        select(models.TaskTry, models.TaskInstance.task_id, models.DagRun.dag_version_id)
+        .join(models.TaskInstance, models.TaskInstance.id == models.TaskTry.task_instance_id)
+        .join(models.DagRun, models.DagRun.id == models.TaskInstance.dag_run_id)
+        .where(models.TaskTry.state == TaskState.RUNNING)
+    ).all()
+    return [(Try.from_row(row), task_id, version_id) for row, task_id, version_id in rows]

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from support.orchestrator import Orchestrator
-from support.processes import wait_for
+from support.processes import is_gone, wait_for
 
 from gnomon.semantics.states import RunState
 
@@ -111,7 +111,7 @@ def test_a_try_whose_worker_died_is_failed_as_a_zombie_and_retried(
     assert first["state"] == "failed"
     assert first["exit_reason"].startswith("zombie: no heartbeat for more than 2s")
     assert second["state"] == "success"
-    wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=10)  # the try died too
+    wait_for(lambda: is_gone(pid), timeout=10)  # the try died too
 
 
 SLOW = """
@@ -181,3 +181,45 @@ def test_clearing_a_failed_task_reruns_it_and_not_what_succeeded(
     task = orchestrator.task("rerun", run_id, "needs_marker")
     assert [t["state"] for t in task["tries"]] == ["failed", "success"]
     assert orchestrator.xcom("rerun", run_id, "needs_marker") == 2
+
+
+UNSTOPPABLE = """
+import os, signal, time
+from datetime import datetime, timedelta
+from pathlib import Path
+from gnomon import DAG, task
+
+PIDS = Path({pids!r})
+
+with DAG("unstoppable", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    @task(execution_timeout=timedelta(seconds=1))
+    def ignore_alarm():
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        PIDS.write_text(str(os.getpid()))
+        time.sleep(120)
+
+    ignore_alarm()
+"""
+
+
+def test_the_scheduler_fails_a_try_its_supervisor_could_not_stop(
+    make_orchestrator: object, tmp_path: Path
+) -> None:
+    orchestrator: Orchestrator = make_orchestrator(heartbeat_timeout=2.0)  # type: ignore[operator]
+    pids = tmp_path / "pids"
+    orchestrator.write_dag("unstoppable", UNSTOPPABLE.format(pids=str(pids)))
+    orchestrator.sync()
+    orchestrator.start()
+    run_id = orchestrator.trigger("unstoppable")
+    wait_for(lambda: pids.exists() and pids.read_text() != "", timeout=30)
+    pid = int(pids.read_text())
+    worker = _parent_of(pid)
+    os.kill(worker, signal.SIGSTOP)  # a wedged supervisor: it cannot enforce the timeout
+    try:
+        assert orchestrator.wait_run("unstoppable", run_id) is RunState.FAILED
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    (only,) = orchestrator.task("unstoppable", run_id, "ignore_alarm")["tries"]
+    assert only["state"] == "failed"
+    assert only["exit_reason"].startswith("timeout: still running 1s (execution_timeout)")
+    wait_for(lambda: is_gone(pid), timeout=15)  # and it was killed
