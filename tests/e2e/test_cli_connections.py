@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support.cli import gnomon
+from support.cli import gnomon, migrated_home
 
-from gnomon.store import connections, db, schema, secrets
+from gnomon.store import connections, db, secrets
 
 PASSWORD = "pw-0xDEADBEEF"
 EXTRA_SECRET = "key-0xFEEDFACE"
@@ -37,12 +37,7 @@ WAREHOUSE_OPTIONS = (
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A GNOMON_HOME whose database is migrated (as by ``gnomon db migrate``)."""
-    engine = db.make_engine(db.default_sqlite_url(tmp_path))
-    try:
-        schema.migrate(engine)
-    finally:
-        engine.dispose()
-    return tmp_path
+    return migrated_home(tmp_path)
 
 
 def stored(home: Path, conn_id: str) -> connections.Connection | None:

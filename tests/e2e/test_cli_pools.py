@@ -8,21 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import gnomon
+from support.cli import gnomon, migrated_home
 
 from gnomon.semantics.states import TaskState
-from gnomon.store import db, models, schema
+from gnomon.store import db, models
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A GNOMON_HOME whose database is migrated (as by ``gnomon db migrate``)."""
-    engine = db.make_engine(db.default_sqlite_url(tmp_path))
-    try:
-        schema.migrate(engine)
-    finally:
-        engine.dispose()
-    return tmp_path
+    return migrated_home(tmp_path)
 
 
 def listed(home: Path) -> dict[str, dict[str, Any]]:

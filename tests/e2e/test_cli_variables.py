@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from support.cli import gnomon
-
-from gnomon.store import db, schema
+from support.cli import gnomon, migrated_home
 
 SECRET = "tok-0xC0FFEE"
 
@@ -19,12 +17,7 @@ SECRET = "tok-0xC0FFEE"
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A GNOMON_HOME whose database is migrated (as by ``gnomon db migrate``)."""
-    engine = db.make_engine(db.default_sqlite_url(tmp_path))
-    try:
-        schema.migrate(engine)
-    finally:
-        engine.dispose()
-    return tmp_path
+    return migrated_home(tmp_path)
 
 
 def test_get_prints_the_value_that_set_stored(home: Path) -> None:

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from gnomon.store import db, schema
+
 
 def gnomon(
     home: Path, *args: str, env: Mapping[str, str] | None = None
@@ -27,3 +29,13 @@ def gnomon(
         timeout=120,
         check=False,
     )
+
+
+def migrated_home(home: Path) -> Path:
+    """``home`` with its SQLite database migrated (as by ``gnomon db migrate``)."""
+    engine = db.make_engine(db.default_sqlite_url(home))
+    try:
+        schema.migrate(engine)
+    finally:
+        engine.dispose()
+    return home
