@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gnomon.dagfiles import bag
@@ -97,6 +97,11 @@ class Harness:
         self._thread = threading.Thread(target=target, name="scheduler", daemon=True)
         self._thread.start()
 
+    @property
+    def scheduler_tid(self) -> int | None:
+        """The scheduler thread's id in the kernel (for its CPU time)."""
+        return self._thread.native_id if self._thread is not None else None
+
     def stop(self) -> None:
         self._stop.set()
         wakeups.notify(self.home)
@@ -106,6 +111,17 @@ class Harness:
         self.engine.dispose()
         if self.error is not None:
             raise BenchError(f"the scheduler failed: {self.error!r}") from self.error
+
+    def database_server_pids(self) -> list[int]:
+        """Postgres: the server processes serving this database's connections (the
+        scheduler's pool among them), for their CPU time. SQLite runs in this process."""
+        if self.engine.dialect.name != "postgresql":
+            return []
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            ).all()
+        return [int(pid) for (pid,) in rows]
 
     # -- runs --------------------------------------------------------------------------------
     def trigger(self, dag_id: str) -> tuple[int, datetime]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import gnomon
-from bench import dags, databases, forking, metrics
+from bench import cpu, dags, databases, forking, metrics
 from bench.harness import BenchError, Harness, TryRecord
 from bench.phases import PassProfiler, PhaseTimer
 from gnomon.semantics.states import RunState
@@ -155,10 +155,17 @@ def run_scenario(
         _one_run(harness, scenario.dag_id)  # warm-up: workers started, the DAG imported
         _say(f"  {label}: warm-up run {time.perf_counter() - began:.2f}s")
         timer.active = profiler.active = True
+        workers = harness.executor.worker_pids()
+        servers = harness.database_server_pids()
+        cpu_before = cpu.snapshot(harness.scheduler_tid, workers, servers)
+        measuring = time.perf_counter()
         for i in range(scenario.runs):
             records, wall = _one_run(harness, scenario.dag_id)
             _say(f"  {label}: run {i + 1}/{scenario.runs} {wall:.2f}s")
             measured.append((records, wall))
+        elapsed = time.perf_counter() - measuring
+        cpu_after = cpu.snapshot(harness.scheduler_tid, workers, servers)
+        worker_rss = [cpu.rss_mb(pid) for pid in workers]
         timer.active = profiler.active = False
         passes = harness.scheduler.passes
     finally:
@@ -168,6 +175,11 @@ def run_scenario(
         "scenario": scenario.name,
         "parameters": scenario.parameters(),
         "metrics": _metrics(scenario, measured),
+        "cpu_ms_per_try": cpu.per_try_ms(
+            cpu_before, cpu_after, sum(len(records) for records, _ in measured)
+        ),
+        "scheduler_thread_busy": _busy(cpu_before, cpu_after, elapsed),
+        "worker_rss_mb": worker_rss,
         "scheduler_passes_total": passes,
         # Other processes on the machine compete for its cores: this says how much.
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
@@ -181,6 +193,13 @@ def run_scenario(
         _say(f"  {label}: profile in {path}; top by cumulative time:")
         pstats.Stats(profiler.profile, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
     return result
+
+
+def _busy(before: cpu.Snapshot | None, after: cpu.Snapshot | None, elapsed: float) -> float | None:
+    """The share of the measured time the scheduler thread was on a CPU (1.0: saturated)."""
+    if before is None or after is None:
+        return None
+    return round((after.scheduler - before.scheduler) / elapsed, 3)
 
 
 def _one_run(harness: Harness, dag_id: str) -> tuple[list[TryRecord], float]:
