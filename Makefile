@@ -30,7 +30,7 @@ test: lint typecheck
 
 BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	@$(BIN)/python -m bench --output bench/results/latest.json $(BENCH_ARGS)
 
 run: $(STAMP)
 	$(BIN)/gnomon dags test etl_orders --dags-folder examples/dags

@@ -82,7 +82,8 @@ class PostgresServer:
             ) from None
         self.prefix = f"gnomon_bench_{secrets.token_hex(4)}"
         self._numbers = itertools.count()
-        self.version = str(self.admin.info.server_version)
+        number = self.admin.info.server_version  # e.g. 150020 for 15.20
+        self.version = f"{number // 10000}.{number % 10000}"
 
     def close(self) -> None:
         self.admin.close()

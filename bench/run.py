@@ -102,6 +102,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--forks", type=int, default=200, help="no-op tries in the fork micro-benchmark (0: off)"
     )
+    parser.add_argument("--output", type=Path, help="also write the JSON document to this file")
     return parser.parse_args(argv)
 
 
@@ -278,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"fork micro-benchmark: {options.forks} no-op tries ...")
         with tempfile.TemporaryDirectory(prefix="gnomon-bench-forks-") as tmp:
             document["fork_per_try"] = forking.measure(options.forks, Path(tmp))
-    json.dump(document, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    text = json.dumps(document, indent=2) + "\n"
+    sys.stdout.write(text)
+    if options.output:
+        options.output.parent.mkdir(parents=True, exist_ok=True)
+        options.output.write_text(text)
+        _say(f"written to {options.output}")
     return 1 if failed else 0
