@@ -1,10 +1,11 @@
 # Two commands: `make run` and `make test`. Each bootstraps .venv on its own (idempotent).
+# `make bench` runs the benchmarks (not part of the tests; JSON on stdout, see docs/benchmarks.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit clean venv
+.PHONY: run test lint typecheck unit bench clean venv
 
 venv: $(STAMP)
 
@@ -15,8 +16,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -26,6 +27,10 @@ unit: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest -q -n auto
+
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@$(BIN)/python -m bench --output bench/results/latest.json $(BENCH_ARGS)
 
 # The examples' home (database, logs) stays in the checkout unless GNOMON_HOME says otherwise.
 run: $(STAMP)

@@ -1,0 +1,84 @@
+"""CPU time spent by each part during the measured runs (Linux ``/proc``; absent elsewhere).
+
+Wall-clock figures on a shared 2-core machine move with whatever else runs on it; CPU time
+per try moves much less, and says which part would saturate first: the scheduler thread
+(one core at most), the warm workers, or the tries' own processes (a worker waits for each
+try it forks, so their time shows as the worker's children's time).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(path: Path) -> list[str] | None:
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; it ends at the last ')'.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _seconds(fields: list[str], first: int, count: int) -> float:
+    # Fields after the name start at field 3 (state): field n is at index n - 3.
+    return sum(int(fields[first - 3 + i]) for i in range(count)) / _TICKS
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    scheduler: float  # the scheduler thread
+    process: float  # the whole benchmark process (scheduler, this thread polling the run)
+    workers: float  # the warm workers themselves
+    tries: float  # the try processes the workers forked and reaped
+    database: float  # Postgres server processes serving the benchmark's connections
+
+
+def snapshot(
+    scheduler_tid: int | None, worker_pids: list[int], database_pids: list[int]
+) -> Snapshot | None:
+    own = _stat_fields(Path("/proc/self/stat"))
+    thread = _stat_fields(Path(f"/proc/self/task/{scheduler_tid}/stat"))
+    if own is None or thread is None:
+        return None
+    workers = tries = 0.0
+    for pid in worker_pids:
+        fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+        if fields is not None:
+            workers += _seconds(fields, 14, 2)  # utime, stime
+            tries += _seconds(fields, 16, 2)  # cutime, cstime
+    database = 0.0
+    for pid in database_pids:
+        fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+        if fields is not None:
+            database += _seconds(fields, 14, 2)
+    return Snapshot(_seconds(thread, 14, 2), _seconds(own, 14, 2), workers, tries, database)
+
+
+def per_try_ms(before: Snapshot | None, after: Snapshot | None, tries: int) -> dict[str, float]:
+    """CPU milliseconds per try of each part between two snapshots."""
+    if before is None or after is None or tries == 0:
+        return {}
+
+    def ms(a: float, b: float) -> float:
+        return round((b - a) * 1000 / tries, 3)
+
+    return {
+        "scheduler_thread": ms(before.scheduler, after.scheduler),
+        "benchmark_process": ms(before.process, after.process),
+        "workers": ms(before.workers, after.workers),
+        "try_processes": ms(before.tries, after.tries),
+        "database_server": ms(before.database, after.database),
+    }
+
+
+def rss_mb(pid: int) -> float | None:
+    """A process's resident memory in MB (what each fork has to copy the page tables of)."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    if fields is None:
+        return None
+    return round(int(fields[24 - 3]) * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
