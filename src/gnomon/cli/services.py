@@ -56,7 +56,7 @@ def _configure_logging() -> None:
 def _scheduler(
     settings: settings_module.Settings, dags_folder: Path, job_type: JobType
 ) -> Scheduler:
-    engine = store_db.make_engine(settings.database_url())
+    engine = store_db.make_engine(settings.database_url(), pre_ping=False)
     executor = LocalExecutor(
         parallelism=settings.parallelism,
         db_url=settings.database_url(),

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from gnomon.executors.base import Event, TryEnded, TryStarted, Workload
 from gnomon.runtime import lifeline
@@ -171,6 +171,17 @@ class LocalExecutor:
         if worker.dead:
             return
         worker.dead = True
+        if worker.try_id is not None and worker.try_pid is None:
+            # It died before its try started: nothing ran, nothing will heartbeat.
+            worker.events.append(
+                TryEnded(
+                    try_id=worker.try_id,
+                    outcome=TryOutcome.crashed("the worker process died before the try started"),
+                    pid=None,
+                    started_at=None,
+                    ended_at=datetime.now(UTC),
+                )
+            )
         if worker.try_pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(worker.try_pid, signal.SIGKILL)

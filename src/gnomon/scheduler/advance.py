@@ -30,9 +30,9 @@ def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime)
     if undecided == 0 and unfinished > 0:
         return RunState.RUNNING
     version = cache.get(session, run.dag_version_id)
-    tis = task_instances.of_run(session, run.id)
-    by_key = {ti.key: ti for ti in tis}
-    states = {ti.key: ti.state for ti in tis}
+    rows = task_instances.states_of_run(session, run.id)
+    ids = {key: ti_id for ti_id, key, _ in rows}
+    states = {key: state for _, key, state in rows}
     past = _past_states(session, run, version.dag)
     result = planning.plan(
         version.dag,
@@ -47,17 +47,17 @@ def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime)
         if key in result.reasons:
             transitions.set_ti_state(
                 session,
-                by_key[key].id,
+                ids[key],
                 expected=TaskState.NONE,
                 new=new_state,
                 note=result.reasons[key],
                 end_date=now,
             )
         else:
-            grouped[new_state].append(by_key[key].id)
-    for new_state, ids in grouped.items():
+            grouped[new_state].append(ids[key])
+    for new_state, ti_ids in grouped.items():
         fields = {"end_date": now} if new_state in FINISHED else {}
-        transitions.set_ti_states(session, ids, expected=TaskState.NONE, new=new_state, **fields)
+        transitions.set_ti_states(session, ti_ids, expected=TaskState.NONE, new=new_state, **fields)
     if result.run_state in (RunState.SUCCESS, RunState.FAILED):
         transitions.set_run_state(
             session, run.id, expected=RunState.RUNNING, new=result.run_state, end_date=now
@@ -74,7 +74,7 @@ def _past_states(
     previous = runs.previous(session, run)
     if previous is None:
         return {}
-    return {ti.key: ti.state for ti in task_instances.of_run(session, previous.id)}
+    return {key: state for _, key, state in task_instances.states_of_run(session, previous.id)}
 
 
 def start_queued_runs(session: Session, now: datetime) -> list[runs.Run]:

@@ -27,6 +27,7 @@ from gnomon.scheduler import advance, creation, outcomes, queueing
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
 from gnomon.store import jobs, runs, task_instances, transitions, tries
+from gnomon.store.exceptions import DatabaseLocked, DatabaseUnavailable
 from gnomon.store.models import JobState, JobType
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,10 @@ class Scheduler:
         self._sweep = True  # plan every running run (start, wake-ups, fallback poll)
         self._create_runs = True
         self._next_creation: datetime | None = None
+        self._start_runs = True
+        self._next_retry: datetime | None = None
+        self._retries_changed = True
+        self._pending: list[Event] = []
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._next_zombie_check = 0.0
@@ -108,7 +113,14 @@ class Scheduler:
             self.start()
         try:
             while not stop.is_set():
-                self.run_pass()
+                try:
+                    self.run_pass()
+                except (DatabaseUnavailable, DatabaseLocked) as exc:
+                    # The pass rolled back (its events stay pending); a later pass redoes it.
+                    log.warning("scheduler pass failed, retrying in 1s: %s", exc)
+                    stop.wait(1.0)
+                    self._everything_may_have_changed()
+                    continue
                 self._wait(stop)
         finally:
             self.shutdown()
@@ -127,21 +139,32 @@ class Scheduler:
     # -- one pass ----------------------------------------------------------------------------
     def run_pass(self) -> None:
         assert self.queuer is not None
-        self.passes += 1
         now = _now()
         monotonic = _monotonic()
-        events = self.executor.collect()
+        # Events stay pending until the pass that applies them commits: a pass that fails
+        # (the database went away) applies them again next time.
+        events = self._pending = self._pending + self.executor.collect()
+        if events and self._only_starts(events, now, monotonic):
+            # A try's start changes nothing the scheduler decides on: it is recorded with the
+            # next pass that has work, at the latest with the next heartbeat.
+            return
+        self.passes += 1
         with self.sessions.begin() as session:
             self._apply(session, events, now)
             if self._create_runs or (self._next_creation and self._next_creation <= now):
                 self._create_runs = False
+                self._start_runs = True
                 self._next_creation = creation.create_due_runs(session, self.cache, now)
-            for run in advance.start_queued_runs(session, now):
-                self._dirty.add(run.id)
-            for ti_id in task_instances.due_retries(session, now):
-                from_retry = _retry(session, ti_id)
-                if from_retry is not None:
-                    self._dirty.add(from_retry)
+            if self._start_runs:
+                self._start_runs = False
+                for run in advance.start_queued_runs(session, now):
+                    self._dirty.add(run.id)
+            if self._next_retry is not None and self._next_retry <= now:
+                for ti_id in task_instances.due_retries(session, now):
+                    from_retry = _retry(session, ti_id)
+                    if from_retry is not None:
+                        self._dirty.add(from_retry)
+                self._retries_changed = True
             if monotonic >= self._next_zombie_check:
                 self._next_zombie_check = monotonic + self.config.zombie_interval
                 self._dirty.update(
@@ -155,8 +178,22 @@ class Scheduler:
                 tries.heartbeat(session, self.executor.running_try_ids(), now)
                 if self.job_id is not None:
                     jobs.heartbeat(session, self.job_id, now)
+            if self._retries_changed:
+                self._retries_changed = False
+                self._next_retry = task_instances.next_retry_at(session)
+        self._pending = []
         for workload in workloads:
             self.executor.submit(workload)
+
+    def _only_starts(self, events: list[Event], now: datetime, monotonic: float) -> bool:
+        """True if ``events`` are all try starts and nothing else asks for a pass now."""
+        return (
+            all(isinstance(e, TryStarted) for e in events)
+            and not (self._dirty or self._sweep or self._create_runs or self._start_runs)
+            and not (self._next_creation and self._next_creation <= now)
+            and not (self._next_retry and self._next_retry <= now)
+            and monotonic < min(self._next_heartbeat, self._next_zombie_check)
+        )
 
     def _backstop_timeouts(self, session: Session, now: datetime) -> None:
         """Fail and kill tries that outlived their execution_timeout, its kill grace and a
@@ -176,6 +213,8 @@ class Scheduler:
                 run_pk = outcomes.ended(session, self.cache, event)
                 if run_pk is not None:
                     self._dirty.add(run_pk)
+                if event.outcome.state is TaskState.FAILED:
+                    self._retries_changed = True
 
     def _advance(self, session: Session, now: datetime) -> None:
         if self._sweep:
@@ -190,10 +229,11 @@ class Scheduler:
             if state is not RunState.RUNNING:
                 log.info("run %s of %s ended: %s", run.run_id, run.dag_id, state.value)
                 self._create_runs = True  # a slot under max_active_runs may have opened
+                self._start_runs = True
 
     # -- waiting -----------------------------------------------------------------------------
     def _wait(self, stop: threading.Event) -> None:
-        if self._dirty or self._sweep:
+        if self._dirty or self._sweep or self._create_runs or self._start_runs:
             return
         monotonic = _monotonic()
         if monotonic >= self._next_poll:
@@ -202,10 +242,8 @@ class Scheduler:
         now = _now()
         if self._next_creation is not None:
             deadlines.append(monotonic + (self._next_creation - now).total_seconds())
-        with self.sessions() as session:
-            retry_at = task_instances.next_retry_at(session)
-        if retry_at is not None:
-            deadlines.append(monotonic + (retry_at - now).total_seconds())
+        if self._next_retry is not None:
+            deadlines.append(monotonic + (self._next_retry - now).total_seconds())
         timeout = max(0.0, min(deadlines) - monotonic)
         fds: list[int] = [*self.executor.fileno_list()]
         if self.listener is not None:
@@ -215,11 +253,16 @@ class Scheduler:
         readable, _, _ = select.select(fds, [], [], min(timeout, 1.0))
         if self.listener is not None and self.listener.fileno() in readable:
             self.listener.drain()
-            self._sweep = True
-            self._create_runs = True
+            self._everything_may_have_changed()
         if _monotonic() >= self._next_poll:
-            self._sweep = True
-            self._create_runs = True
+            self._everything_may_have_changed()
+
+    def _everything_may_have_changed(self) -> None:
+        """A wake-up from outside (a trigger, a clear, a new version) or the fallback poll."""
+        self._sweep = True
+        self._create_runs = True
+        self._start_runs = True
+        self._retries_changed = True
 
 
 def _monotonic() -> float:

@@ -40,7 +40,7 @@ class Queuer:
     ) -> list[Workload]:
         if open_slots <= 0:
             return []
-        candidates = task_instances.scheduled(session, limit=max(open_slots * 8, 64))
+        candidates = task_instances.scheduled(session, limit=open_slots * 2 + 8)
         if not candidates:
             return []
         capacity = {p.name: p.slots for p in pools.list_all(session)}

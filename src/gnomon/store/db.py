@@ -57,8 +57,12 @@ def make_engine(
     sqlite_busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     application_name: str = "gnomon",
     echo: bool = False,
+    pre_ping: bool = True,
 ) -> Engine:
     """An engine for ``sqlite:///path`` or ``postgresql+psycopg://...``.
+
+    ``pre_ping=False`` (Postgres) skips the ``SELECT 1`` before each checkout: for a busy loop
+    that retries a pass after a connection error instead.
 
     ``postgresql://`` and ``postgres://`` are taken to mean the psycopg 3 driver. Connecting is
     lazy: an unreachable database is reported (as ``DatabaseUnavailable``) on first use; call
@@ -72,7 +76,7 @@ def make_engine(
         connect_args: dict[str, Any] = {"application_name": application_name}
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
-        engine = create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=pre_ping, connect_args=connect_args)
     event.listen(engine, "handle_error", _translate_error)
     return engine
 

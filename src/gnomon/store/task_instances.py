@@ -116,6 +116,17 @@ def of_run(session: Session, run_pk: int) -> list[TI]:
     return [TI.from_row(r) for r in rows]
 
 
+def states_of_run(session: Session, run_pk: int) -> list[tuple[int, TIKey, TaskState]]:
+    """Each instance of the run: its id, key and state (no ORM objects: the planner's read)."""
+    table = models.TaskInstance.__table__
+    rows = session.execute(
+        select(table.c.id, table.c.task_id, table.c.map_index, table.c.state).where(
+            table.c.dag_run_id == run_pk
+        )
+    ).all()
+    return [(ti_id, TIKey(task_id, map_index), state) for ti_id, task_id, map_index, state in rows]
+
+
 def get(session: Session, run_pk: int, task_id: str, map_index: int = -1) -> TI | None:
     row = session.scalar(
         select(models.TaskInstance).where(
