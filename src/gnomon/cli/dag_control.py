@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -22,6 +24,17 @@ from gnomon.store import jobs, models
 from gnomon.store.models import JobType
 
 
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The scheduler's refusals as CLI errors: an unknown DAG exits 1, a bad request 2."""
+    try:
+        yield
+    except DagNotFound as exc:
+        raise CliError(str(exc)) from None
+    except SchedulerError as exc:
+        raise CliUsageError(str(exc)) from None
+
+
 @dags.command("trigger")
 @click.argument("dag_id")
 @click.option("--conf", default=None, help="The run's conf, a JSON object: '{\"param\": 1}'.")
@@ -37,21 +50,16 @@ def trigger(
     settings = load_settings()
     parsed_conf = testing.parse_conf(conf)
     at = testing.parse_logical_date(logical_date)
-    with database.transaction(settings) as session:
-        try:
-            run = creation.trigger(
-                session,
-                VersionCache(),
-                dag_id,
-                now=datetime.now(UTC),
-                conf=parsed_conf,
-                logical_date=at,
-                run_id=run_id,
-            )
-        except DagNotFound as exc:
-            raise CliError(str(exc)) from None
-        except SchedulerError as exc:
-            raise CliUsageError(str(exc)) from None
+    with database.transaction(settings) as session, _refusals():
+        run = creation.trigger(
+            session,
+            VersionCache(),
+            dag_id,
+            now=datetime.now(UTC),
+            conf=parsed_conf,
+            logical_date=at,
+            run_id=run_id,
+        )
     wakeups.notify(settings.home)
     if output_format == "json":
         output.echo_json(run.to_json())
@@ -107,7 +115,7 @@ def backfill(
     parsed_conf = testing.parse_conf(conf)
     now = datetime.now(UTC)
     with database.transaction(settings) as session:
-        try:
+        with _refusals():
             plan = creation.backfill(
                 session,
                 VersionCache(),
@@ -118,10 +126,6 @@ def backfill(
                 rerun_failed=rerun_failed,
                 conf=parsed_conf,
             )
-        except DagNotFound as exc:
-            raise CliError(str(exc)) from None
-        except SchedulerError as exc:
-            raise CliUsageError(str(exc)) from None
         cutoff = now - timedelta(seconds=max(settings.task_heartbeat_timeout, 30))
         schedulers = [
             j
