@@ -73,6 +73,11 @@ with DAG("stuck", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 """
 
 
+def _try_states(orchestrator: Orchestrator, run_id: str, dag_id: str = "unstoppable") -> list[str]:
+    task = orchestrator.report(dag_id, run_id)["tasks"][0]
+    return [attempt["state"] for attempt in task["tries"]]
+
+
 def _parent_of(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
@@ -85,6 +90,7 @@ def _stuck(orchestrator: Orchestrator, tmp_path: Path) -> tuple[str, int]:
     orchestrator.start()
     run_id = orchestrator.trigger("stuck")
     wait_for(lambda: pids.exists() and pids.read_text() != "", timeout=30)
+    wait_for(lambda: _try_states(orchestrator, run_id, "stuck") == ["running"], timeout=30)
     return run_id, int(pids.read_text())
 
 
@@ -212,6 +218,8 @@ def test_the_scheduler_fails_a_try_its_supervisor_could_not_stop(
     orchestrator.start()
     run_id = orchestrator.trigger("unstoppable")
     wait_for(lambda: pids.exists() and pids.read_text() != "", timeout=30)
+    # Its start recorded (the worker reported it before being wedged).
+    wait_for(lambda: _try_states(orchestrator, run_id) == ["running"], timeout=30)
     pid = int(pids.read_text())
     worker = _parent_of(pid)
     os.kill(worker, signal.SIGSTOP)  # a wedged supervisor: it cannot enforce the timeout
