@@ -19,10 +19,8 @@ from gnomon.executors.local import LocalExecutor
 from gnomon.scheduler import creation
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
 from gnomon.scheduler.versions import VersionCache
-from gnomon.semantics.states import RunState
+from gnomon.semantics.states import FINISHED_RUN
 from gnomon.store import dags, db, runs, task_instances, tries
-
-FINISHED_RUN = (RunState.SUCCESS, RunState.FAILED)
 
 #: Wraps the scheduler thread's work (e.g. a profiler's ``runcall``).
 Runner = Callable[[Callable[[], None]], None]

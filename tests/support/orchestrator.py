@@ -20,11 +20,9 @@ from gnomon.scheduler import clearing, creation
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.planning import TIKey
-from gnomon.semantics.states import RunState
+from gnomon.semantics.states import FINISHED_RUN, RunState
 from gnomon.store import dags, db, runs, xcoms
 from support.processes import eventually
-
-FINISHED_RUN = (RunState.SUCCESS, RunState.FAILED)
 
 
 class Orchestrator:

@@ -14,6 +14,10 @@ from typing import Any, Protocol
 
 from gnomon.runtime.protocol import TryOutcome, TryRequest
 
+#: Exit reason of a try an executor killed because it was shutting down: the scheduler
+#: retries it without using up one of its retries.
+SHUTDOWN_EXIT_REASON = "shutdown"
+
 
 @dataclass(frozen=True, slots=True)
 class Workload:

@@ -25,14 +25,12 @@ from sqlalchemy import select as sql_select
 import gnomon.operators  # noqa: F401
 from gnomon.authoring.dag import DAG
 from gnomon.dagfiles import loader
-from gnomon.executors.base import Workload
+from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
 from gnomon.executors.xcom_source import DbXComSource
 from gnomon.runtime import lifeline, supervisor, task_runner
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.semantics.states import TaskState
 from gnomon.store import db, models
-
-SHUTDOWN_REASON = "shutdown"
 
 
 class DagLoadError(Exception):
@@ -134,7 +132,7 @@ class Worker:
         if finished.key in self.killed:
             self.killed.discard(finished.key)
             outcome = TryOutcome(
-                TaskState.FAILED, SHUTDOWN_REASON, error="stopped: the executor shut down"
+                TaskState.FAILED, SHUTDOWN_EXIT_REASON, error="stopped: the executor shut down"
             )
         self.emit(
             {

@@ -80,7 +80,7 @@ def _past_states(
 def start_queued_runs(session: Session, now: datetime) -> list[runs.Run]:
     """Start queued runs, oldest first, while their DAG has fewer than ``max_active_runs``
     running."""
-    running = runs.running_counts(session)
+    running = runs.counts_per_dag(session, [RunState.RUNNING])
     started: list[runs.Run] = []
     limits: dict[str, int] = {}
     for run in runs.in_states(session, [RunState.QUEUED]):

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from gnomon.scheduler.exceptions import SchedulerError
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.planning import TIKey
-from gnomon.semantics.states import FINISHED, RunState, TaskState
+from gnomon.semantics.states import FAILED_STATES, FINISHED, HOLDS_SLOT, RunState, TaskState
 from gnomon.serialization.model import SerializedDag
 from gnomon.store import models, runs, task_instances, transitions, xcoms
 
 #: States a cleared instance may leave: anything but queued or running (those are in flight).
 CLEARABLE = (*FINISHED, TaskState.UP_FOR_RETRY, TaskState.SCHEDULED, TaskState.NONE)
-FAILED_STATES = (TaskState.FAILED, TaskState.UPSTREAM_FAILED)
 
 
 def _downstream(dag: SerializedDag, task_ids: Collection[str]) -> set[str]:
@@ -58,32 +56,27 @@ def clear(
     chosen = set(task_ids) or set(dag.tasks)
     if downstream:
         chosen = _downstream(dag, chosen)
+    every = task_instances.of_run(session, run.id)
     instances = [
         ti
-        for ti in task_instances.of_run(session, run.id)
+        for ti in every
         if ti.task_id in chosen
         and ti.state in CLEARABLE
         and (not only_failed or ti.state in FAILED_STATES)
     ]
     cleared_tasks = {ti.task_id for ti in instances}
+    in_flight = {ti.task_id for ti in every if ti.state in HOLDS_SLOT}
     collapse = {
         tid
-        for tid in cleared_tasks
+        for tid in cleared_tasks - in_flight
         if dag.tasks[tid].is_mapped
         and any(arg.literal is None for arg in dag.tasks[tid].expand)
         and set(dag.tasks[tid].upstream) & cleared_tasks
     }
     cleared: list[TIKey] = []
     for tid in sorted(collapse):
-        session.execute(
-            delete(models.TaskInstance).where(
-                models.TaskInstance.dag_run_id == run.id, models.TaskInstance.task_id == tid
-            )
-        )
-        session.execute(
-            delete(models.XCom).where(models.XCom.dag_run_id == run.id, models.XCom.task_id == tid)
-        )
-        task_instances.insert_rows(session, run.id, run.dag_id, run.run_id, dag, [TIKey(tid)])
+        task_instances.collapse(session, run.id, run.dag_id, run.run_id, dag, tid, CLEARABLE)
+        xcoms.clear(session, run.id, tid, None)
         cleared.append(TIKey(tid))
     for ti in instances:
         if ti.task_id in collapse:

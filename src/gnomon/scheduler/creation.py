@@ -180,7 +180,7 @@ def create_due_runs(session: Session, cache: VersionCache, now: datetime) -> dat
             models.Dag.latest_version_id.is_not(None),
         )
     ).all()
-    active = runs.active_counts(session)
+    active = runs.counts_per_dag(session)
     next_due: datetime | None = None
     for dag_row in dags:
         assert dag_row.latest_version_id is not None

@@ -140,7 +140,7 @@ class Scheduler:
     def run_pass(self) -> None:
         assert self.queuer is not None
         now = _now()
-        monotonic = _monotonic()
+        monotonic = time.monotonic()
         # Events stay pending until the pass that applies them commits: a pass that fails
         # (the database went away) applies them again next time.
         events = self._pending = self._pending + self.executor.collect()
@@ -160,10 +160,11 @@ class Scheduler:
                 for run in advance.start_queued_runs(session, now):
                     self._dirty.add(run.id)
             if self._next_retry is not None and self._next_retry <= now:
-                for ti_id in task_instances.due_retries(session, now):
-                    from_retry = _retry(session, ti_id)
-                    if from_retry is not None:
-                        self._dirty.add(from_retry)
+                due = task_instances.due_retries(session, now)
+                won = transitions.set_ti_states(
+                    session, due, expected=TaskState.UP_FOR_RETRY, new=TaskState.SCHEDULED
+                )
+                self._dirty.update(due[ti_id] for ti_id in won)
                 self._retries_changed = True
             if monotonic >= self._next_zombie_check:
                 self._next_zombie_check = monotonic + self.config.zombie_interval
@@ -235,7 +236,7 @@ class Scheduler:
     def _wait(self, stop: threading.Event) -> None:
         if self._dirty or self._sweep or self._create_runs or self._start_runs:
             return
-        monotonic = _monotonic()
+        monotonic = time.monotonic()
         if monotonic >= self._next_poll:
             self._next_poll = monotonic + self.config.poll_interval
         deadlines = [self._next_poll, self._next_heartbeat, self._next_zombie_check]
@@ -254,7 +255,7 @@ class Scheduler:
         if self.listener is not None and self.listener.fileno() in readable:
             self.listener.drain()
             self._everything_may_have_changed()
-        if _monotonic() >= self._next_poll:
+        if time.monotonic() >= self._next_poll:
             self._everything_may_have_changed()
 
     def _everything_may_have_changed(self) -> None:
@@ -263,19 +264,6 @@ class Scheduler:
         self._create_runs = True
         self._start_runs = True
         self._retries_changed = True
-
-
-def _monotonic() -> float:
-    return time.monotonic()
-
-
-def _retry(session: Session, ti_id: int) -> int | None:
-    """``up_for_retry -> scheduled`` once the retry time has come; the run's pk if it won."""
-    if transitions.set_ti_state(
-        session, ti_id, expected=TaskState.UP_FOR_RETRY, new=TaskState.SCHEDULED
-    ):
-        return task_instances.by_ids(session, [ti_id])[0].dag_run_id
-    return None
 
 
 def _end_dead_local_jobs(session: Session, now: datetime) -> None:

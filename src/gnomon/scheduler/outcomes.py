@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from gnomon.executors.base import TryEnded, TryStarted
+from gnomon.executors.base import SHUTDOWN_EXIT_REASON, TryEnded, TryStarted
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics import retries
-from gnomon.semantics.states import TaskState
+from gnomon.semantics.states import HOLDS_SLOT, TaskState
 from gnomon.store import models, runs, task_instances, transitions, tries, xcoms
-
-#: Exit reason of a try stopped by a shutdown: it is retried without using up a retry.
-SHUTDOWN = "shutdown"
-IN_FLIGHT = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 def started(session: Session, event: TryStarted, now: datetime) -> None:
@@ -65,7 +62,7 @@ def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:
     won = transitions.set_try_state(
         session,
         event.try_id,
-        expected=IN_FLIGHT,
+        expected=HOLDS_SLOT,
         new=try_state,
         end_date=event.ended_at,
         exit_reason=outcome.exit_reason[:1000],
@@ -93,19 +90,14 @@ def _finish_instance(
     if ti.start_date is not None:
         fields["duration"] = (ended_at - ti.start_date).total_seconds()
     if outcome.state is TaskState.FAILED:
-        if outcome.exit_reason == SHUTDOWN:
+        if outcome.exit_reason == SHUTDOWN_EXIT_REASON:  # retried, no retry used up
             new_state = TaskState.UP_FOR_RETRY
             fields["retry_at"] = ended_at
             fields["max_tries"] = ti.max_tries + 1  # a shutdown does not use up a retry
         else:
             task = cache.get(session, run.dag_version_id).dag.tasks[ti.task_id]
-            policy = retries.policy_of(task)
-            policy = retries.RetryPolicy(
-                retries=ti.max_tries - 1,
-                retry_delay=policy.retry_delay,
-                retry_exponential_backoff=policy.retry_exponential_backoff,
-                max_retry_delay=policy.max_retry_delay,
-            )
+            # max_tries, not the task's retries: a clear grants the instance more tries.
+            policy = dataclasses.replace(retries.policy_of(task), retries=ti.max_tries - 1)
             decided = retries.after_failure(
                 policy,
                 ti.try_number,
@@ -115,7 +107,7 @@ def _finish_instance(
             )
             new_state = decided.state
             fields["retry_at"] = decided.retry_at
-    won = transitions.set_ti_state(session, ti.id, expected=IN_FLIGHT, new=new_state, **fields)
+    won = transitions.set_ti_state(session, ti.id, expected=HOLDS_SLOT, new=new_state, **fields)
     if not won:
         return None
     if new_state is TaskState.SUCCESS:

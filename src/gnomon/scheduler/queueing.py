@@ -44,7 +44,7 @@ class Queuer:
         if not candidates:
             return []
         capacity = {p.name: p.slots for p in pools.list_all(session)}
-        used = task_instances.slots_in_use(session)
+        used = pools.used_slots(session)
         per_dag = task_instances.occupying_per_dag(session)
         dag_limits: dict[str, int] = {}
         run_cache: dict[int, runs.Run] = {}

@@ -46,6 +46,10 @@ IN_FLIGHT: frozenset[TaskState] = frozenset(
     {TaskState.QUEUED, TaskState.RUNNING, TaskState.DEFERRED}
 )
 
+#: Queued or running: the instance (or its try) has, or is about to have, a process, and
+#: holds its pool slot, a place under max_active_tasks and one of the executor's slots.
+HOLDS_SLOT: frozenset[TaskState] = frozenset({TaskState.QUEUED, TaskState.RUNNING})
+
 FAILED_STATES: frozenset[TaskState] = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 
 FINISHED_RUN: frozenset[RunState] = frozenset({RunState.SUCCESS, RunState.FAILED})

@@ -124,6 +124,17 @@ def latest_version(session: Session, dag_id: str) -> DagVersion | None:
     return None if row is None else DagVersion.from_row(row)
 
 
+def set_paused(session: Session, dag_id: str, paused: bool) -> bool:
+    """Pause or unpause the DAG (no scheduled runs while paused); False for an unknown DAG."""
+    stmt = (
+        update(models.Dag)
+        .where(models.Dag.dag_id == dag_id)
+        .values(is_paused=paused)
+        .returning(models.Dag.dag_id)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def list_dags(session: Session) -> list[Dag]:
     """Every stored DAG, active or not, sorted by id."""
     rows = session.scalars(select(models.Dag).order_by(models.Dag.dag_id))

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gnomon.semantics.states import TaskState
+from gnomon.semantics import states
 from gnomon.store import exceptions, models, sql
 
 DEFAULT_POOL = "default_pool"
 #: ``slots`` of a pool without a limit.
 UNLIMITED = -1
 #: Task-instance states that hold slots of their pool.
-OCCUPYING_STATES = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +57,7 @@ def used_slots(session: Session) -> dict[str, int]:
     ti = models.TaskInstance
     query = (
         select(ti.pool, func.sum(ti.pool_slots))
-        .where(ti.state.in_(OCCUPYING_STATES))
+        .where(ti.state.in_(states.HOLDS_SLOT))
         .group_by(ti.pool)
     )
     return {pool: int(total) for pool, total in session.execute(query)}

@@ -129,12 +129,9 @@ def create(session: Session, new: NewRun, dag: SerializedDag, *, now: datetime) 
     )
     session.add(row)
     session.flush()
-    task_instances.insert_rows(session, row.id, new.dag_id, new.run_id, dag, _initial(dag))
+    keys = planning.initial_instances(dag)
+    task_instances.insert_rows(session, row.id, new.dag_id, new.run_id, dag, keys)
     return Run.from_row(row)
-
-
-def _initial(dag: SerializedDag) -> list[planning.TIKey]:
-    return planning.initial_instances(dag)
 
 
 def get(session: Session, dag_id: str, run_id: str) -> Run | None:
@@ -166,6 +163,16 @@ def of_dag(
     return [Run.from_row(r) for r in session.scalars(stmt)]
 
 
+def states_of(session: Session, dag_id: str, run_ids: Collection[str]) -> dict[str, RunState]:
+    """The state of each of the DAG's runs ``run_ids`` that exists, by run id."""
+    rows = session.execute(
+        select(models.DagRun.run_id, models.DagRun.state).where(
+            models.DagRun.dag_id == dag_id, models.DagRun.run_id.in_(list(run_ids))
+        )
+    ).all()
+    return {run_id: state for run_id, state in rows}
+
+
 def in_states(session: Session, states: Collection[RunState]) -> list[Run]:
     """Runs in ``states``, oldest first (logical date, then creation)."""
     stmt = (
@@ -176,20 +183,11 @@ def in_states(session: Session, states: Collection[RunState]) -> list[Run]:
     return [Run.from_row(r) for r in session.scalars(stmt)]
 
 
-def active_counts(session: Session) -> dict[str, int]:
-    """Queued and running runs per DAG (for ``max_active_runs``)."""
+def counts_per_dag(session: Session, states: Collection[RunState] = ACTIVE) -> dict[str, int]:
+    """Runs in ``states`` per DAG (queued and running by default, for ``max_active_runs``)."""
     rows = session.execute(
         select(models.DagRun.dag_id, func.count())
-        .where(models.DagRun.state.in_(ACTIVE))
-        .group_by(models.DagRun.dag_id)
-    ).all()
-    return {dag_id: count for dag_id, count in rows}
-
-
-def running_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(models.DagRun.dag_id, func.count())
-        .where(models.DagRun.state == RunState.RUNNING)
+        .where(models.DagRun.state.in_(list(states)))
         .group_by(models.DagRun.dag_id)
     ).all()
     return {dag_id: count for dag_id, count in rows}

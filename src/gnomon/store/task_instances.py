@@ -11,12 +11,9 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.planning import TIKey
-from gnomon.semantics.states import TaskState
+from gnomon.semantics.states import HOLDS_SLOT, TaskState
 from gnomon.serialization.model import SerializedDag
 from gnomon.store import models, sql
-
-#: States that hold a pool slot and count against max_active_tasks and parallelism.
-OCCUPYING = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,21 +175,32 @@ def expand(
     return True
 
 
-def slots_in_use(session: Session) -> dict[str, int]:
-    """Pool slots held by queued and running instances, per pool."""
-    rows = session.execute(
-        select(models.TaskInstance.pool, func.sum(models.TaskInstance.pool_slots))
-        .where(models.TaskInstance.state.in_(OCCUPYING))
-        .group_by(models.TaskInstance.pool)
-    ).all()
-    return {pool: int(total or 0) for pool, total in rows}
+def collapse(
+    session: Session,
+    run_pk: int,
+    dag_id: str,
+    run_id: str,
+    dag: SerializedDag,
+    task_id: str,
+    expected: Collection[TaskState],
+) -> None:
+    """Replace a mapped task's instances by one unexpanded placeholder (``none``), to be
+    expanded again; only instances in ``expected`` are removed (never one in flight)."""
+    session.execute(
+        delete(models.TaskInstance).where(
+            models.TaskInstance.dag_run_id == run_pk,
+            models.TaskInstance.task_id == task_id,
+            models.TaskInstance.state.in_(list(expected)),
+        )
+    )
+    insert_rows(session, run_pk, dag_id, run_id, dag, [TIKey(task_id)])
 
 
 def occupying_per_dag(session: Session) -> dict[str, int]:
     """Queued and running instances per DAG (for ``max_active_tasks``)."""
     rows = session.execute(
         select(models.TaskInstance.dag_id, func.count())
-        .where(models.TaskInstance.state.in_(OCCUPYING))
+        .where(models.TaskInstance.state.in_(HOLDS_SLOT))
         .group_by(models.TaskInstance.dag_id)
     ).all()
     return {dag_id: count for dag_id, count in rows}
@@ -214,16 +222,15 @@ def scheduled(session: Session, *, limit: int) -> list[TI]:
     return [TI.from_row(r) for r in session.scalars(stmt)]
 
 
-def due_retries(session: Session, now: datetime) -> list[int]:
-    """Ids of ``up_for_retry`` instances whose retry time has come."""
-    return list(
-        session.scalars(
-            select(models.TaskInstance.id).where(
-                models.TaskInstance.state == TaskState.UP_FOR_RETRY,
-                models.TaskInstance.retry_at <= now,
-            )
+def due_retries(session: Session, now: datetime) -> dict[int, int]:
+    """``up_for_retry`` instances whose retry time has come: their run's pk, by id."""
+    rows = session.execute(
+        select(models.TaskInstance.id, models.TaskInstance.dag_run_id).where(
+            models.TaskInstance.state == TaskState.UP_FOR_RETRY,
+            models.TaskInstance.retry_at <= now,
         )
-    )
+    ).all()
+    return {ti_id: run_pk for ti_id, run_pk in rows}
 
 
 def next_retry_at(session: Session) -> datetime | None:

@@ -10,11 +10,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gnomon.semantics.states import TaskState
+from gnomon.semantics.states import HOLDS_SLOT, TaskState
 from gnomon.store import models, sql
-
-#: A try that holds, or is about to hold, a process.
-ACTIVE = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +149,7 @@ def silent_since(session: Session, cutoff: datetime) -> list[Try]:
 
 def active_of_jobs_other_than(session: Session, live_jobs: Collection[int]) -> list[Try]:
     """Queued or running tries whose executor job is not one of ``live_jobs``."""
-    stmt = select(models.TaskTry).where(models.TaskTry.state.in_(ACTIVE))
+    stmt = select(models.TaskTry).where(models.TaskTry.state.in_(HOLDS_SLOT))
     if live_jobs:
         stmt = stmt.where(
             (models.TaskTry.job_id.is_(None)) | (models.TaskTry.job_id.not_in(list(live_jobs)))

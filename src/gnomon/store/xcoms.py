@@ -66,16 +66,16 @@ def lengths(session: Session, run_pk: int) -> XComLengths:
     return {(task_id, key): length for task_id, key, length in rows}
 
 
-def clear(session: Session, run_pk: int, task_id: str, map_index: int) -> None:
-    """Forget what an instance pushed (before it runs again)."""
-    session.execute(
-        delete(models.XCom).where(
-            models.XCom.dag_run_id == run_pk,
-            models.XCom.task_id == task_id,
-            models.XCom.map_index == map_index,
-        )
+def clear(session: Session, run_pk: int, task_id: str, map_index: int | None) -> None:
+    """Forget what an instance pushed (before it runs again); ``map_index=None``: what every
+    instance of the task pushed."""
+    stmt = delete(models.XCom).where(
+        models.XCom.dag_run_id == run_pk, models.XCom.task_id == task_id
     )
-    if map_index < 0:
+    if map_index is not None:
+        stmt = stmt.where(models.XCom.map_index == map_index)
+    session.execute(stmt)
+    if map_index is None or map_index < 0:
         session.execute(
             delete(models.TaskMap).where(
                 models.TaskMap.dag_run_id == run_pk, models.TaskMap.task_id == task_id
