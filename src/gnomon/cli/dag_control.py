@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
 
 from gnomon import settings as settings_module
 from gnomon.cli import database, output, testing
@@ -19,8 +18,9 @@ from gnomon.events import wakeups
 from gnomon.scheduler import creation
 from gnomon.scheduler.exceptions import DagNotFound, SchedulerError
 from gnomon.scheduler.versions import VersionCache
-from gnomon.semantics.states import RunState
-from gnomon.store import jobs, models
+from gnomon.semantics.states import FINISHED_RUN, RunState
+from gnomon.store import dags as stored_dags
+from gnomon.store import jobs, runs
 from gnomon.store.models import JobType
 
 
@@ -70,10 +70,8 @@ def trigger(
 def _set_paused(dag_id: str, paused: bool) -> None:
     settings = load_settings()
     with database.transaction(settings) as session:
-        row = session.get(models.Dag, dag_id)
-        if row is None:
+        if not stored_dags.set_paused(session, dag_id, paused):
             raise CliError(f"DAG {dag_id!r} is not known (has the DAG processor parsed it?)")
-        row.is_paused = paused
     wakeups.notify(settings.home)
     click.echo(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.")
 
@@ -158,20 +156,18 @@ def _follow(
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, transient=False) as progress:
+    with (
+        Progress(*columns, transient=False) as progress,
+        database.reader(settings) as sessions,
+    ):
         bar = progress.add_task(f"backfill {dag_id}", total=len(run_ids), detail="")
         while True:
-            with database.transaction(settings, read_only=True) as session:
-                rows = session.execute(
-                    select(models.DagRun.run_id, models.DagRun.state).where(
-                        models.DagRun.dag_id == dag_id, models.DagRun.run_id.in_(run_ids)
-                    )
-                ).all()
-            states = {rid: state for rid, state in rows}
-            done = sum(1 for s in states.values() if s in (RunState.SUCCESS, RunState.FAILED))
-            counts = {s: sum(1 for v in states.values() if v is s) for s in RunState}
+            with sessions() as session:
+                found = runs.states_of(session, dag_id, run_ids)
+            done = sum(1 for s in found.values() if s in FINISHED_RUN)
+            counts = {s: sum(1 for v in found.values() if v is s) for s in RunState}
             detail = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
             progress.update(bar, completed=done, detail=detail)
             if done == len(run_ids):
-                return states
+                return found
             time.sleep(0.25)

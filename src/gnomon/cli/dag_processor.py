@@ -5,21 +5,17 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 import click
-from sqlalchemy import Engine
 
-from gnomon import settings as settings_module
-from gnomon.cli import output
+from gnomon.cli import database, output
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dag_processor import processor, stopping
 from gnomon.dagfiles.exceptions import DagFilesError
 from gnomon.store import db as store_db
-from gnomon.store import exceptions, schema
+from gnomon.store import exceptions
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -34,7 +30,7 @@ def dag_processor(common: Common, once: bool) -> None:
     GNOMON_DAG_DIR_LIST_INTERVAL seconds. With --once, syncs once, prints what changed
     (--output applies to it) and exits 0, also when files fail to import (they are listed).
     """
-    with _engine(common.settings) as engine:
+    with database.engine(common.settings) as engine:
         watcher = processor.DagProcessor.from_settings(
             common.settings, store_db.session_factory(engine), common.dags_folder
         )
@@ -45,29 +41,6 @@ def dag_processor(common: Common, once: bool) -> None:
                 _run_until_stopped(watcher)
         except (exceptions.StoreError, DagFilesError) as exc:
             raise CliError(str(exc)) from None
-
-
-@contextmanager
-def _engine(settings: settings_module.Settings) -> Iterator[Engine]:
-    """An engine on the settings' database, which must be migrated to this version."""
-    url = settings.database_url()
-    try:
-        engine = store_db.make_engine(url)
-    except exceptions.StoreError as exc:
-        raise CliError(str(exc)) from None
-    try:
-        try:
-            schema.require_current(engine)
-        except exceptions.SchemaNotCurrent as exc:
-            raise CliError(
-                f"the metadata database {store_db.safe_url(url)} is not migrated to this version "
-                f"of Gnomon ({exc}); run `gnomon db migrate` first"
-            ) from None
-        except exceptions.StoreError as exc:
-            raise CliError(str(exc)) from None
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _run_until_stopped(watcher: processor.DagProcessor) -> None:

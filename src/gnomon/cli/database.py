@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gnomon import settings as settings_module
 from gnomon.cli.common import CliError, CliUsageError
@@ -26,28 +26,46 @@ KEY_FILE_NAME = "secret.key"
 
 
 @contextmanager
-def transaction(
-    settings: settings_module.Settings, *, read_only: bool = False
-) -> Iterator[Session]:
-    """A session in one transaction on the migrated metadata database, committed at the end.
-
-    If the block raises, nothing is committed. Store errors become ``Error: ...`` messages:
-    invalid values exit 2, anything else (unreachable, not migrated, locked) exits 1.
-    """
+def engine(settings: settings_module.Settings, *, pre_ping: bool = True) -> Iterator[Engine]:
+    """An engine on the migrated metadata database, disposed at the end. Store errors become
+    ``Error: ...`` messages: invalid values exit 2, anything else (unreachable, not migrated,
+    locked) exits 1."""
     try:
-        engine = store_db.make_engine(settings.database_url())
+        made = store_db.make_engine(settings.database_url(), pre_ping=pre_ping)
     except exceptions.StoreError as exc:
         raise CliError(str(exc)) from None
     try:
-        _require_migrated(engine)
-        with store_db.session_factory(engine, read_only=read_only).begin() as session:
-            yield session
+        _require_migrated(made)
+        yield made
     except exceptions.InvalidValue as exc:
         raise CliUsageError(str(exc)) from None
     except exceptions.StoreError as exc:
         raise CliError(str(exc)) from None
     finally:
-        engine.dispose()
+        made.dispose()
+
+
+@contextmanager
+def transaction(
+    settings: settings_module.Settings, *, read_only: bool = False
+) -> Iterator[Session]:
+    """A session in one transaction on the migrated metadata database, committed at the end.
+
+    If the block raises, nothing is committed. Errors as for ``engine``.
+    """
+    with (
+        engine(settings) as made,
+        store_db.session_factory(made, read_only=read_only).begin() as session,
+    ):
+        yield session
+
+
+@contextmanager
+def reader(settings: settings_module.Settings) -> Iterator[sessionmaker[Session]]:
+    """Read-only sessions on one engine, for commands that poll (``runs wait``, ``--follow``):
+    one connection pool for the whole wait, not one per look."""
+    with engine(settings) as made:
+        yield store_db.session_factory(made, read_only=True)
 
 
 def cipher(settings: settings_module.Settings) -> secrets.Cipher:
@@ -63,11 +81,11 @@ def cipher(settings: settings_module.Settings) -> secrets.Cipher:
 
 def _require_migrated(engine: Engine) -> None:
     url = store_db.safe_url(engine.url)
-    hint = "run `gnomon db migrate`"
+    hint = "run `gnomon db migrate` first"
     database = engine.url.database
     # Connecting would create a missing SQLite file: say so instead, and write nothing.
     if engine.dialect.name == "sqlite" and database and not Path(database).exists():
-        raise CliError(f"the metadata database {url} does not exist: {hint} to create it")
+        raise CliError(f"the metadata database {url} does not exist: {hint}, to create it")
     try:
         schema.require_current(engine)
     except exceptions.SchemaNotCurrent:

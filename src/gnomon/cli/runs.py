@@ -6,16 +6,15 @@ import time
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from gnomon import settings as settings_module
 from gnomon.cli import database, output
 from gnomon.cli.common import CliError, load_settings, output_option
+from gnomon.runtime import reports
 from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics import states
 from gnomon.semantics.states import RunState
 from gnomon.store import models, runs, task_instances, tries
-
-FINISHED_RUN = (RunState.SUCCESS, RunState.FAILED)
 
 
 @click.group("runs")
@@ -41,19 +40,16 @@ def run_report(session: Session, run: runs.Run) -> dict[str, Any]:
     order = {task_id: i for i, task_id in enumerate(dag.order)}
     tasks = []
     for ti in sorted(instances, key=lambda t: (order.get(t.task_id, -1), t.map_index)):
-        tasks.append(
-            {
-                "task_id": ti.task_id,
-                "map_index": ti.map_index,
-                "state": ti.state.value,
-                "try_number": ti.try_number,
-                "start_date": ti.start_date.isoformat() if ti.start_date else None,
-                "end_date": ti.end_date.isoformat() if ti.end_date else None,
-                "duration": ti.duration,
-                "note": ti.note,
-                "tries": [t.to_json() for t in attempts.get(ti.id, [])],
-            }
+        # The instance as `dags test` reports it, with the tries as the store recorded them.
+        record = reports.TaskInstanceRecord(
+            ti.key,
+            ti.state,
+            ti.try_number,
+            start_date=ti.start_date,
+            end_date=ti.end_date,
+            note=ti.note,
         )
+        tasks.append({**record.to_json(), "tries": [t.to_json() for t in attempts.get(ti.id, [])]})
     return {**run.to_json(), "tasks": tasks}
 
 
@@ -119,21 +115,21 @@ def show(dag_id: str, run_id: str, output_format: str) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, help="Give up after S s.")
 def wait(dag_id: str, run_id: str, timeout: float | None) -> None:
     """Wait for a run to finish; exit 0 iff it succeeded (1 if it failed or time ran out)."""
-    settings = load_settings()
     deadline = None if timeout is None else time.monotonic() + timeout
-    state = _state(settings, dag_id, run_id)
-    while state not in FINISHED_RUN:
-        if deadline is not None and time.monotonic() >= deadline:
-            raise CliError(
-                f"run {run_id!r} of {dag_id!r} is still {state.value} after {timeout:g}s"
-            )
-        time.sleep(0.1)
-        state = _state(settings, dag_id, run_id)
+    with database.reader(load_settings()) as sessions:
+        state = _state(sessions, dag_id, run_id)
+        while state not in states.FINISHED_RUN:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise CliError(
+                    f"run {run_id!r} of {dag_id!r} is still {state.value} after {timeout:g}s"
+                )
+            time.sleep(0.1)
+            state = _state(sessions, dag_id, run_id)
     click.echo(state.value)
     if state is not RunState.SUCCESS:
         raise CliError(f"run {run_id!r} of {dag_id!r} failed")
 
 
-def _state(settings: settings_module.Settings, dag_id: str, run_id: str) -> RunState:
-    with database.transaction(settings, read_only=True) as session:
+def _state(sessions: sessionmaker[Session], dag_id: str, run_id: str) -> RunState:
+    with sessions() as session:
         return get_run(session, dag_id, run_id).state

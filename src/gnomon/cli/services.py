@@ -16,6 +16,7 @@ import click
 from sqlalchemy import Engine
 
 from gnomon import settings as settings_module
+from gnomon.cli import database
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dagfiles import bag
 from gnomon.executors.local import LocalExecutor
@@ -54,9 +55,10 @@ def _configure_logging() -> None:
 
 
 def _scheduler(
-    settings: settings_module.Settings, dags_folder: Path, job_type: JobType
+    settings: settings_module.Settings, engine: Engine, dags_folder: Path, job_type: JobType
 ) -> Scheduler:
-    engine = store_db.make_engine(settings.database_url(), pre_ping=False)
+    """The scheduler and its local executor. ``engine`` need not pre-ping: the loop retries a
+    pass that lost its connection."""
     executor = LocalExecutor(
         parallelism=settings.parallelism,
         db_url=settings.database_url(),
@@ -91,22 +93,9 @@ def _run(scheduler: Scheduler, stop: threading.Event) -> None:
 def scheduler_command(common: Common) -> None:
     """Run the scheduler and its local executor until Ctrl-C or SIGTERM."""
     _configure_logging()
-    _require_current(common.settings)
-    stop = _stop_on_signals()
-    _run(_scheduler(common.settings, common.dags_folder, JobType.SCHEDULER), stop)
-
-
-def _require_current(settings: settings_module.Settings) -> None:
-    try:
-        engine = store_db.make_engine(settings.database_url())
-        try:
-            schema.require_current(engine)
-        finally:
-            engine.dispose()
-    except exceptions.SchemaNotCurrent as exc:
-        raise CliError(f"{exc}; run `gnomon db migrate`") from None
-    except exceptions.StoreError as exc:
-        raise CliError(str(exc)) from None
+    with database.engine(common.settings, pre_ping=False) as engine:
+        scheduler = _scheduler(common.settings, engine, common.dags_folder, JobType.SCHEDULER)
+        _run(scheduler, _stop_on_signals())
 
 
 @click.command("standalone")
@@ -122,7 +111,7 @@ def standalone(common: Common, port: int) -> None:
         raise CliError(f"the DAGs folder {common.dags_folder} does not exist or is not a folder")
     url = settings.database_url()
     try:
-        engine = store_db.make_engine(url)
+        engine = store_db.make_engine(url, pre_ping=False)
         schema.migrate(engine)
         _initial_sync(engine, common.dags_folder, settings)
     except exceptions.StoreError as exc:
@@ -136,9 +125,10 @@ def standalone(common: Common, port: int) -> None:
     stop = _stop_on_signals()
     processor = _start_dag_processor(common.dags_folder)
     try:
-        _run(_scheduler(settings, common.dags_folder, JobType.STANDALONE), stop)
+        _run(_scheduler(settings, engine, common.dags_folder, JobType.STANDALONE), stop)
     finally:
         _stop_process(processor)
+        engine.dispose()
 
 
 def _initial_sync(engine: Engine, dags_folder: Path, settings: settings_module.Settings) -> None:

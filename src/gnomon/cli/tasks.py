@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
-from gnomon import settings as settings_module
 from gnomon.cli import database, output, testing
 from gnomon.cli import runs as runs_cli
 from gnomon.cli.common import (
@@ -24,10 +24,8 @@ from gnomon.events import wakeups
 from gnomon.scheduler import clearing
 from gnomon.scheduler.exceptions import SchedulerError
 from gnomon.scheduler.versions import VersionCache
-from gnomon.semantics.states import TaskState
+from gnomon.semantics import states
 from gnomon.store import task_instances, tries
-
-IN_FLIGHT = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 @click.group()
@@ -98,20 +96,18 @@ def logs(
     dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int | None, follow: bool
 ) -> None:
     """Print the log of one try of a task instance (the latest try by default)."""
-    settings = load_settings()
-    attempt = _find_try(settings, dag_id, run_id, task_id, map_index, try_number)
-    if attempt.log_location is None:
-        raise CliError(f"try {attempt.try_number} of {task_id} has no log")
-    path = Path(attempt.log_location)
-    position = 0
-    while True:
-        position = _print_from(path, position)
-        if not follow or attempt.state not in IN_FLIGHT:
-            break
-        time.sleep(0.2)
-        attempt = _find_try(settings, dag_id, run_id, task_id, map_index, attempt.try_number)
-    _print_from(path, position)
-    if not path.exists() and attempt.state not in IN_FLIGHT:
+    with database.reader(load_settings()) as sessions:
+        attempt = _find_try(sessions, dag_id, run_id, task_id, map_index, try_number)
+        if attempt.log_location is None:
+            raise CliError(f"try {attempt.try_number} of {task_id} has no log")
+        path = Path(attempt.log_location)
+        position = _print_from(path, 0)
+        while follow and attempt.state in states.HOLDS_SLOT:
+            time.sleep(0.2)
+            attempt = _find_try(sessions, dag_id, run_id, task_id, map_index, attempt.try_number)
+            position = _print_from(path, position)
+    _print_from(path, position)  # what the try wrote as it ended
+    if not path.exists() and attempt.state not in states.HOLDS_SLOT:
         raise CliError(f"the log file {path} of try {attempt.try_number} does not exist")
 
 
@@ -129,14 +125,14 @@ def _print_from(path: Path, position: int) -> int:
 
 
 def _find_try(
-    settings: settings_module.Settings,
+    sessions: sessionmaker[Session],
     dag_id: str,
     run_id: str,
     task_id: str,
     map_index: int,
     try_number: int | None,
 ) -> tries.Try:
-    with database.transaction(settings, read_only=True) as session:
+    with sessions() as session:
         run = runs_cli.get_run(session, dag_id, run_id)
         ti = task_instances.get(session, run.id, task_id, map_index)
         if ti is None:
