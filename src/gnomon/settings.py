@@ -8,6 +8,7 @@ module-level settings object.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ _DEFAULT_TEXT: Mapping[str, str] = MappingProxyType(
         "dags_folder": "$GNOMON_HOME/dags",
         "db_url": "sqlite:///$GNOMON_HOME/gnomon.db",
         "parallelism": "the number of CPUs",
+        "team_folders": "{}",
     }
 )
 #: Settings that only an environment variable may set.
@@ -123,6 +125,33 @@ class Settings(BaseSettings):
         default=True,
         description="Whether a DAG seen for the first time starts paused (no scheduled runs).",
     )
+    api_token_lifetime_hours: float = Field(
+        default=24.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Hours a token from POST /api/v1/auth/token stays valid.",
+    )
+    ui_session_lifetime_hours: float = Field(
+        default=12.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Hours a web UI login stays valid.",
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description=(
+            "Mark the UI's cookies Secure (set it when the UI is served over HTTPS, directly "
+            "or behind a proxy)."
+        ),
+    )
+    team_folders: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Teams of the DAGs by folder: sub-folder of the DAGs folder -> team, for DAGs "
+            "that do not name a team (deepest folder wins). In gnomon.toml a table "
+            "[team_folders]; in the environment a JSON object."
+        ),
+    )
     db_url: str | None = Field(
         default=None,
         description=(
@@ -138,6 +167,16 @@ class Settings(BaseSettings):
             home = data.get("home") or Path(DEFAULT_HOME).expanduser()
             return {**data, "dags_folder": Path(home) / "dags"}
         return data
+
+    @pydantic.field_validator("team_folders", mode="before")
+    @classmethod
+    def _team_folders_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON object: {exc}") from None
+        return value
 
     def database_url(self) -> str:
         """The metadata database's URL: ``db_url``, else ``$GNOMON_HOME/gnomon.db``."""

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from support.cli import gnomon
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class Standalone:
@@ -23,10 +32,19 @@ class Standalone:
             "GNOMON_SHUTDOWN_GRACE": "2",
         }
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.port = free_port()
 
     def start(self) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GNOMON_")}
-        command = [sys.executable, "-m", "gnomon.cli.main", "standalone", "--dags-folder"]
+        command = [
+            sys.executable,
+            "-m",
+            "gnomon.cli.main",
+            "standalone",
+            "--port",
+            str(self.port),
+            "--dags-folder",
+        ]
         with (self.root / f"standalone-{len(self.processes)}.log").open("wb") as log:
             process = subprocess.Popen(
                 [*command, str(self.dags_folder)],

@@ -15,7 +15,9 @@ from gnomon.cli import (
     runs,
     services,
     tasks,
+    users,
     variables,
+    web,
 )
 from gnomon.cli.common import output_option
 from gnomon.runtime import lifeline
@@ -47,6 +49,9 @@ cli.add_command(services.standalone)
 cli.add_command(pools.pools)
 cli.add_command(variables.variables)
 cli.add_command(connections.connections)
+cli.add_command(users.users)
+cli.add_command(users.tokens_group)
+cli.add_command(web.api_command)
 
 # ``dags trigger|pause|unpause|backfill`` register themselves on the ``dags`` group.
 assert dag_control.trigger is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,14 +19,18 @@ from sqlalchemy import Engine
 from gnomon import settings as settings_module
 from gnomon.cli import database
 from gnomon.cli.common import CliError, Common, common_options
+from gnomon.dag_processor import processor as dag_processing
 from gnomon.dagfiles import bag
 from gnomon.executors.local import LocalExecutor
 from gnomon.runtime import lifeline
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
 from gnomon.store import dags as stored_dags
 from gnomon.store import db as store_db
-from gnomon.store import exceptions, schema
-from gnomon.store.models import JobType
+from gnomon.store import exceptions, schema, users
+from gnomon.store.models import JobType, Role
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD_FILE = "standalone_admin_password.txt"
 
 
 def _stop_on_signals() -> threading.Event:
@@ -99,11 +104,21 @@ def scheduler_command(common: Common) -> None:
 
 
 @click.command("standalone")
-@click.option("--port", type=int, default=8080, show_default=True, help="The API/UI port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The API/UI address.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="The API/UI port.",
+)
 @common_options()
-def standalone(common: Common, port: int) -> None:
-    """Migrate the database, then run the DAG processor, the scheduler and the local
-    executor together until Ctrl-C."""
+def standalone(common: Common, host: str, port: int) -> None:
+    """Migrate the database, then run the DAG processor, the scheduler with its local
+    executor, and the API and web UI together until Ctrl-C.
+
+    The first start creates the user ``admin`` with a random password, printed once and kept
+    in ``$GNOMON_HOME/standalone_admin_password.txt`` (readable by you only)."""
     _configure_logging()
     settings = common.settings
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -114,6 +129,7 @@ def standalone(common: Common, port: int) -> None:
         engine = store_db.make_engine(url, pre_ping=False)
         schema.migrate(engine)
         _initial_sync(engine, common.dags_folder, settings)
+        admin_password = _ensure_admin(engine, settings.home)
     except exceptions.StoreError as exc:
         raise CliError(str(exc)) from None
     click.echo(f"Gnomon standalone (pid {os.getpid()})", err=True)
@@ -121,14 +137,38 @@ def standalone(common: Common, port: int) -> None:
     click.echo(f"  DAGs:     {common.dags_folder}", err=True)
     click.echo(f"  logs:     {settings.logs_folder()}", err=True)
     click.echo(f"  executor: local, {settings.parallelism} warm process(es)", err=True)
-    click.echo("  (the API and UI are not part of this version yet; --port is reserved)", err=True)
+    click.echo(f"  web UI:   http://{host}:{port}/  (API: /api/v1)", err=True)
+    password_file = settings.home / ADMIN_PASSWORD_FILE
+    if admin_password is not None:
+        click.echo(f"  login:    admin / {admin_password}  (also in {password_file})", err=True)
+    else:
+        click.echo(f"  login:    admin (password in {password_file})", err=True)
     stop = _stop_on_signals()
-    processor = _start_dag_processor(common.dags_folder)
+    processor = _start_child(["dag-processor", "--dags-folder", str(common.dags_folder)])
+    api = _start_child(["api", "--host", host, "--port", str(port)])
     try:
         _run(_scheduler(settings, engine, common.dags_folder, JobType.STANDALONE), stop)
     finally:
+        _stop_process(api)
         _stop_process(processor)
         engine.dispose()
+
+
+def _ensure_admin(engine: Engine, home: Path) -> str | None:
+    """Create the user ``admin`` with a random password if there is none; the password, or
+    None if the user existed. The password file is written before the user is committed, so
+    that a crash cannot leave an admin whose password nobody knows."""
+    with store_db.session_factory(engine).begin() as session:
+        if users.get_by_name(session, ADMIN_USERNAME) is not None:
+            return None
+        password = secrets.token_urlsafe(18)
+        users.create(session, ADMIN_USERNAME, password, Role.ADMIN)
+        path = home / ADMIN_PASSWORD_FILE
+        path.unlink(missing_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as f:
+            f.write(password + "\n")
+    return password
 
 
 def _initial_sync(engine: Engine, dags_folder: Path, settings: settings_module.Settings) -> None:
@@ -141,20 +181,14 @@ def _initial_sync(engine: Engine, dags_folder: Path, settings: settings_module.S
             result,
             now=datetime.now(UTC),
             paused_on_creation=settings.dags_are_paused_at_creation,
+            team_folders=dag_processing.team_folder_paths(dags_folder, settings.team_folders),
         )
 
 
-def _start_dag_processor(dags_folder: Path) -> subprocess.Popen[bytes]:
+def _start_child(arguments: list[str]) -> subprocess.Popen[bytes]:
+    """``gnomon ARGUMENTS`` as a child that dies with this process."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gnomon.cli.main",
-            "dag-processor",
-            "--dags-folder",
-            str(dags_folder),
-        ],
-        env=lifeline.child_environment(),
+        [sys.executable, "-m", "gnomon.cli.main", *arguments], env=lifeline.child_environment()
     )
 
 

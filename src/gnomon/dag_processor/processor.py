@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -93,6 +93,11 @@ class ProcessorReport:
         return "; ".join(parts) or "no change"
 
 
+def team_folder_paths(dags_folder: Path, team_folders: Mapping[str, str]) -> dict[Path, str]:
+    """``team_folders`` (settings: relative to the DAGs folder) as absolute folders."""
+    return {Path(os.path.abspath(dags_folder / f)): team for f, team in team_folders.items()}
+
+
 class DagProcessor:
     """Watches one DAGs folder and syncs what its files define into the metadata database."""
 
@@ -106,10 +111,12 @@ class DagProcessor:
         interval: float,
         paused_on_creation: bool = True,
         concurrency: int | None = None,
+        team_folders: Mapping[str, str] | None = None,
     ) -> None:
         """``sessions`` makes the sessions of each transaction; ``home`` is where schedulers
         register for wake-ups; ``interval`` is the seconds between passes of ``run``;
-        ``concurrency`` caps the files imported at once (default: the number of CPUs)."""
+        ``concurrency`` caps the files imported at once (default: the number of CPUs);
+        ``team_folders`` maps sub-folders (relative to the DAGs folder) to teams."""
         self.dags_folder = Path(os.path.abspath(dags_folder))
         self._sessions = sessions
         self._home = home
@@ -117,6 +124,7 @@ class DagProcessor:
         self._interval = interval
         self._paused_on_creation = paused_on_creation
         self._concurrency = concurrency
+        self._team_folders = team_folder_paths(self.dags_folder, team_folders or {})
         self._cache = file_cache.FileCache()
         self._synced = False
         self._problems: set[str] = set()
@@ -136,6 +144,7 @@ class DagProcessor:
             file_timeout=settings.dag_file_timeout,
             interval=settings.dag_dir_list_interval,
             paused_on_creation=settings.dags_are_paused_at_creation,
+            team_folders=settings.team_folders,
         )
 
     def run_once(self) -> ProcessorReport:
@@ -225,7 +234,11 @@ class DagProcessor:
     ) -> tuple[dags.SyncReport, bool]:
         before = {error.fileloc: error.error for error in import_errors.list_all(session)}
         report = dags.sync_parse_result(
-            session, result, now=utcnow(), paused_on_creation=self._paused_on_creation
+            session,
+            result,
+            now=utcnow(),
+            paused_on_creation=self._paused_on_creation,
+            team_folders=self._team_folders,
         )
         after = {str(error.file): error.error for error in result.import_errors}
         return report, before != after

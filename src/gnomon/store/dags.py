@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,18 +89,21 @@ def sync_parse_result(
     *,
     now: datetime,
     paused_on_creation: bool = True,
+    team_folders: Mapping[Path, str] | None = None,
 ) -> SyncReport:
     """Make the stored DAGs, versions and import errors those of a parse of the DAGs folder.
 
     A version is stored only when its content hash is new for the DAG. DAGs no parsed file
     defines any more are deactivated, except those of files that now fail to import: a broken
     edit must not hide a working DAG, which keeps running its previous version until the file
-    is fixed. One transaction; the caller commits.
+    is fixed. A DAG that names no team gets the team of the deepest of ``team_folders``
+    (absolute folders) holding its file. One transaction; the caller commits.
     """
     created: list[str] = []
     new_versions: list[str] = []
     for parsed in result.dags.values():
-        row, is_new = _upsert_dag(session, parsed, now, paused_on_creation)
+        team = parsed.serialized.get("team") or _folder_team(parsed.file, team_folders or {})
+        row, is_new = _upsert_dag(session, parsed, now, paused_on_creation, team)
         if is_new:
             created.append(parsed.dag_id)
         row.latest_version_id, stored = _version_id(session, parsed)
@@ -141,8 +145,13 @@ def list_dags(session: Session) -> list[Dag]:
     return [Dag.from_row(row) for row in rows]
 
 
+def _folder_team(file: Path, team_folders: Mapping[Path, str]) -> str | None:
+    holding = [folder for folder in team_folders if file.is_relative_to(folder)]
+    return team_folders[max(holding, key=lambda f: len(f.parts))] if holding else None
+
+
 def _upsert_dag(
-    session: Session, parsed: ParsedDag, now: datetime, paused: bool
+    session: Session, parsed: ParsedDag, now: datetime, paused: bool, team: str | None
 ) -> tuple[models.Dag, bool]:
     """Write the DAG's row from its parse; the row, and whether it is new."""
     row = session.get(models.Dag, parsed.dag_id)
@@ -153,7 +162,7 @@ def _upsert_dag(
     serialized = parsed.serialized
     row.fileloc = str(parsed.file)
     row.tags = list(serialized["tags"])
-    row.team = serialized.get("team")
+    row.team = team
     row.schedule_summary = serialized.get("schedule_summary")
     row.description = serialized.get("description")
     row.max_active_runs = serialized["max_active_runs"]

@@ -7,10 +7,11 @@ there, look for running jobs whose heartbeat is recent (``alive``).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.store import exceptions, models
@@ -116,3 +117,12 @@ def get(session: Session, job_id: int) -> Job | None:
         select(models.Job).where(models.Job.id == job_id).execution_options(populate_existing=True)
     )
     return None if row is None else Job.from_row(row)
+
+
+def latest_heartbeat(session: Session, job_types: Collection[JobType]) -> datetime | None:
+    """The newest heartbeat of a running job of one of ``job_types`` (None: none running)."""
+    return session.scalar(
+        select(func.max(models.Job.heartbeat_at)).where(
+            models.Job.job_type.in_(job_types), models.Job.state == JobState.RUNNING
+        )
+    )

@@ -127,6 +127,8 @@ class DagRun(Base):
         Index(None, "dag_id", "logical_date"),
         # Scheduler: queued and running runs, and counts per DAG for max_active_runs.
         Index(None, "state", "dag_id"),
+        # The API and UI: a DAG's latest runs (DAG list, grid, run history).
+        Index(None, "dag_id", "run_after"),
         NO_ID_REUSE,
     )
 
@@ -314,3 +316,83 @@ class Job(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Role(enum.StrEnum):
+    """What a user may do; each role may do everything the roles before it may."""
+
+    VIEWER = "viewer"
+    USER = "user"
+    OP = "op"
+    ADMIN = "admin"
+
+
+class TokenKind(enum.StrEnum):
+    #: From ``POST /api/v1/auth/token``: short-lived.
+    LOGIN = "login"
+    #: From ``gnomon tokens create`` or the admin API: long-lived.
+    API = "api"
+    #: The UI's session cookie.
+    SESSION = "session"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (NO_ID_REUSE,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Unique: login looks a user up by name.
+    username: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    # argon2id, in the PHC string format (parameters and salt included).
+    password_hash: Mapped[str] = mapped_column(String(500))
+    role: Mapped[Role] = mapped_column(StrEnumType(Role))
+    teams: Mapped[list[str]] = mapped_column(Json, default=lambda: [])
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token or UI session. Only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        # Listing a user's tokens (and revoking them with the user).
+        Index(None, "user_id"),
+        NO_ID_REUSE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    # Unique: every authenticated request looks its token up by this hash.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[TokenKind] = mapped_column(StrEnumType(TokenKind))
+    name: Mapped[str | None] = mapped_column(String(ID_LEN))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # None: never expires (long-lived tokens created without --expires).
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEntry(Base):
+    """One mutating request: who did what to which object, when, and how it ended."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        # The audit page: newest first, optionally of one user.
+        Index(None, "created_at"),
+        Index(None, "username", "created_at"),
+        NO_ID_REUSE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Names, not foreign keys: the record outlives deleted users.
+    username: Mapped[str | None] = mapped_column(String(ID_LEN))
+    action: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(PATH_LEN))
+    status_code: Mapped[int] = mapped_column(Integer)
+    dag_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=lambda: {})
+    remote_addr: Mapped[str | None] = mapped_column(String(100))

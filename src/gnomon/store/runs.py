@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from gnomon.semantics import planning
 from gnomon.semantics.states import RunState
@@ -207,3 +208,65 @@ def previous(session: Session, run: Run) -> Run | None:
         .limit(1)
     )
     return None if row is None else Run.from_row(row)
+
+
+def latest_of_dags(
+    session: Session, dag_ids: Collection[str], per_dag: int
+) -> dict[str, list[Run]]:
+    """The newest ``per_dag`` runs of each DAG (by ``run_after``), newest first: one indexed
+    query per chunk of DAGs, however long their history."""
+    found: dict[str, list[Run]] = {dag_id: [] for dag_id in dag_ids}
+    ids = sorted(found)
+    for start in range(0, len(ids), 100):
+        parts = [
+            select(models.DagRun.id)
+            .where(models.DagRun.dag_id == dag_id)
+            .order_by(models.DagRun.run_after.desc(), models.DagRun.id.desc())
+            .limit(per_dag)
+            .subquery()
+            for dag_id in ids[start : start + 100]
+        ]
+        if not parts:
+            continue
+        wanted = union_all(*(select(part.c.id) for part in parts)).subquery()
+        rows = session.scalars(
+            select(models.DagRun)
+            .where(models.DagRun.id.in_(select(wanted.c.id)))
+            .order_by(models.DagRun.run_after.desc(), models.DagRun.id.desc())
+        )
+        for row in rows:
+            found[row.dag_id].append(Run.from_row(row))
+    return found
+
+
+def page(
+    session: Session,
+    *,
+    dag_ids: Collection[str] | None,
+    states: Collection[RunState] | None,
+    after: datetime | None,
+    before: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Run], int]:
+    """Runs newest first (by ``run_after``), filtered; and how many match.
+
+    ``dag_ids`` None: of every DAG. ``after``/``before`` bound ``run_after`` (inclusive)."""
+    conditions: list[ColumnElement[bool]] = []
+    if dag_ids is not None:
+        conditions.append(models.DagRun.dag_id.in_(list(dag_ids)))
+    if states:
+        conditions.append(models.DagRun.state.in_(list(states)))
+    if after is not None:
+        conditions.append(models.DagRun.run_after >= after)
+    if before is not None:
+        conditions.append(models.DagRun.run_after <= before)
+    total = session.scalar(select(func.count()).select_from(models.DagRun).where(*conditions))
+    rows = session.scalars(
+        select(models.DagRun)
+        .where(*conditions)
+        .order_by(models.DagRun.run_after.desc(), models.DagRun.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [Run.from_row(r) for r in rows], total or 0

@@ -1,0 +1,51 @@
+"""What the API app needs from outside: the database, where logs are, and the secret key.
+
+Built once by the command that serves the app (``gnomon api``, ``gnomon standalone``) or by a
+test, and passed in: the app reads no settings of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gnomon.store import db, secrets
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    engine: Engine
+    #: ``$GNOMON_HOME``: wake-ups reach the schedulers registered under it.
+    home: Path
+    logs_folder: Path
+    cipher: secrets.Cipher
+    #: How long a token from ``POST /auth/token`` lives.
+    token_lifetime: timedelta = timedelta(hours=24)
+    #: How long a UI session lives.
+    session_lifetime: timedelta = timedelta(hours=12)
+    #: Mark cookies ``Secure`` (serve the UI over HTTPS, or behind a proxy that does).
+    secure_cookies: bool = False
+    _readers: sessionmaker[Session] = field(init=False, repr=False)
+    _writers: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_readers", db.session_factory(self.engine, read_only=True))
+        object.__setattr__(self, "_writers", db.session_factory(self.engine))
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (never waits for writers on SQLite)."""
+        with self._readers() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in one transaction, committed at the end unless the block raises."""
+        with self._writers.begin() as session:
+            yield session

@@ -1,0 +1,37 @@
+"""The API's errors: each becomes ``{"detail": message}`` with its status code."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+
+
+class ApiError(HTTPException):
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(self.status_code, detail, headers)
+
+
+class Unauthenticated(ApiError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+
+    def __init__(self, detail: str = "not authenticated: send a bearer token") -> None:
+        super().__init__(detail, {"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class NotFound(ApiError):
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+class Conflict(ApiError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+class Invalid(ApiError):
+    """A request that is well-formed but wrong (an unknown param, a bad conf value)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT

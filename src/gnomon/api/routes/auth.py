@@ -1,0 +1,55 @@
+"""``POST /auth/token``: username and password for a short-lived bearer token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from gnomon.api import errors
+from gnomon.api.deps import AsViewer, Config
+from gnomon.store import tokens, users
+from gnomon.store.columns import utcnow
+from gnomon.store.models import Role, TokenKind
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=250)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime | None
+
+
+class Me(BaseModel):
+    username: str
+    role: Role
+    teams: list[str]
+
+
+@router.post(
+    "/token", response_model=TokenOut, responses={401: {"description": "Wrong credentials"}}
+)
+def create_token(body: Credentials, cfg: Config, request: Request) -> TokenOut:
+    request.state.username = body.username
+    now = utcnow()
+    expires_at = now + cfg.token_lifetime
+    with cfg.write() as session:
+        user = users.authenticate(session, body.username, body.password, now)
+        if user is None:
+            raise errors.Unauthenticated("wrong username or password")
+        secret, _ = tokens.issue(session, user.id, TokenKind.LOGIN, expires_at=expires_at)
+    return TokenOut(access_token=secret, expires_at=expires_at)
+
+
+@router.get("/me", response_model=Me)
+def me(principal: AsViewer) -> Me:
+    """Who the token belongs to."""
+    return Me(username=principal.username, role=principal.role, teams=sorted(principal.teams))

@@ -1,0 +1,292 @@
+"""DAGs: list, detail (structure from the serialized version), pause, versions, import
+errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from gnomon import access
+from gnomon.api import deps, errors
+from gnomon.api.deps import AsUser, AsViewer, Config
+from gnomon.api.pagination import Page, PagingParams
+from gnomon.api.schemas import RunSummary
+from gnomon.events import wakeups
+from gnomon.serialization.model import SerializedDag
+from gnomon.store import dags as stored_dags
+from gnomon.store import import_errors, models, runs
+
+router = APIRouter(prefix="/dags", tags=["dags"])
+
+#: Runs shown per DAG in the list (the coloured dots of the DAG list page).
+RECENT_RUNS = 10
+
+
+class DagSummary(BaseModel):
+    dag_id: str
+    is_paused: bool
+    is_active: bool
+    team: str | None
+    tags: list[str]
+    fileloc: str
+    description: str | None
+    schedule: str | None
+    next_dagrun_logical_date: datetime | None
+    next_dagrun_create_after: datetime | None
+    max_active_runs: int
+    max_active_tasks: int
+    latest_version_id: int | None
+    last_parsed_at: datetime | None
+    recent_runs: list[RunSummary]
+
+
+class TaskStructure(BaseModel):
+    task_id: str
+    operator: str
+    upstream: list[str]
+    downstream: list[str]
+    trigger_rule: str
+    retries: int
+    pool: str
+    queue: str
+    priority_weight: int
+    group: str | None
+    is_mapped: bool
+    doc_md: str | None
+    fields: dict[str, Any]
+
+
+class DagDetail(DagSummary):
+    version_hash: str | None
+    timezone: str | None
+    catchup: bool | None
+    start_date: datetime | None
+    doc_md: str | None
+    params: dict[str, Any]
+    #: Task ids, upstream before downstream.
+    order: list[str]
+    tasks: list[TaskStructure]
+    task_groups: dict[str, Any]
+
+
+class DagPatch(BaseModel):
+    is_paused: bool
+
+
+class DagVersionOut(BaseModel):
+    id: int
+    version_hash: str
+    fileloc: str
+    created_at: datetime
+
+
+class DagSource(BaseModel):
+    version_id: int
+    version_hash: str
+    fileloc: str
+    source_code: str
+
+
+class ImportErrorOut(BaseModel):
+    fileloc: str
+    error: str
+    created_at: datetime
+
+
+def visible(principal: access.Principal) -> Any:
+    """The SQL condition on ``dags`` of the DAGs ``principal`` may see."""
+    if principal.is_admin:
+        return True
+    return or_(models.Dag.team.is_(None), models.Dag.team.in_(sorted(principal.teams)))
+
+
+def _summary(row: models.Dag, recent: list[runs.Run]) -> dict[str, Any]:
+    return {
+        "dag_id": row.dag_id,
+        "is_paused": row.is_paused,
+        "is_active": row.is_active,
+        "team": row.team,
+        "tags": list(row.tags),
+        "fileloc": row.fileloc,
+        "description": row.description,
+        "schedule": row.schedule_summary,
+        "next_dagrun_logical_date": row.next_dagrun_logical_date,
+        "next_dagrun_create_after": row.next_dagrun_create_after,
+        "max_active_runs": row.max_active_runs,
+        "max_active_tasks": row.max_active_tasks,
+        "latest_version_id": row.latest_version_id,
+        "last_parsed_at": row.last_parsed_at,
+        "recent_runs": [RunSummary.of(r) for r in recent],
+    }
+
+
+@router.get("", response_model=Page[DagSummary])
+def list_dags(
+    cfg: Config,
+    principal: AsViewer,
+    paging: PagingParams,
+    tags: Annotated[list[str] | None, Query(description="Only DAGs with all these tags.")] = None,
+    paused: Annotated[bool | None, Query(description="Only paused (or unpaused) DAGs.")] = None,
+    dag_id_pattern: Annotated[
+        str | None, Query(max_length=250, description="Only DAGs whose id contains this.")
+    ] = None,
+    only_active: Annotated[bool, Query(description="Hide DAGs whose file is gone.")] = True,
+) -> Page[DagSummary]:
+    """DAGs by id, each with its latest runs."""
+    conditions = [visible(principal)]
+    if paused is not None:
+        conditions.append(models.Dag.is_paused.is_(paused))
+    if only_active:
+        conditions.append(models.Dag.is_active.is_(True))
+    if dag_id_pattern:
+        escaped = dag_id_pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(models.Dag.dag_id.contains(escaped, escape="\\"))
+    with cfg.read() as session:
+        if tags:
+            wanted = set(tags)
+            rows = session.execute(
+                select(models.Dag.dag_id, models.Dag.tags).where(*conditions)
+            ).all()
+            ids = sorted(dag_id for dag_id, dag_tags in rows if wanted <= set(dag_tags))
+            total = len(ids)
+            page_ids = ids[paging.offset : paging.offset + paging.limit]
+            found = session.scalars(
+                select(models.Dag)
+                .where(models.Dag.dag_id.in_(page_ids))
+                .order_by(models.Dag.dag_id)
+            ).all()
+        else:
+            total = (
+                session.scalar(select(func.count()).select_from(models.Dag).where(*conditions)) or 0
+            )
+            found = session.scalars(
+                select(models.Dag)
+                .where(*conditions)
+                .order_by(models.Dag.dag_id)
+                .limit(paging.limit)
+                .offset(paging.offset)
+            ).all()
+        recent = runs.latest_of_dags(session, [r.dag_id for r in found], RECENT_RUNS)
+        items = [DagSummary(**_summary(row, recent[row.dag_id])) for row in found]
+    return Page.of(items, total, paging)
+
+
+def _detail(session: Session, row: models.Dag) -> DagDetail:
+    recent = runs.latest_of_dags(session, [row.dag_id], RECENT_RUNS)[row.dag_id]
+    version = stored_dags.latest_version(session, row.dag_id)
+    dag = SerializedDag.from_json(version.serialized) if version else None
+    tasks = []
+    if dag is not None:
+        for task_id in dag.order:
+            task = dag.tasks[task_id]
+            tasks.append(
+                TaskStructure(
+                    task_id=task_id,
+                    operator=task.operator,
+                    upstream=list(task.upstream),
+                    downstream=list(task.downstream),
+                    trigger_rule=task.trigger_rule.value,
+                    retries=task.retries,
+                    pool=task.pool,
+                    queue=task.queue,
+                    priority_weight=task.priority_weight,
+                    group=task.group,
+                    is_mapped=task.is_mapped,
+                    doc_md=task.doc_md,
+                    fields=dict(task.fields),
+                )
+            )
+    return DagDetail(
+        **_summary(row, recent),
+        version_hash=version.version_hash if version else None,
+        timezone=dag.timezone if dag else None,
+        catchup=dag.catchup if dag else None,
+        start_date=dag.start_date if dag else None,
+        doc_md=dag.doc_md if dag else None,
+        params={k: dict(v) for k, v in dag.params.items()} if dag else {},
+        order=list(dag.order) if dag else [],
+        tasks=tasks,
+        task_groups={k: dict(v) for k, v in dag.task_groups.items()} if dag else {},
+    )
+
+
+@router.get("/import-errors", response_model=Page[ImportErrorOut])
+def list_import_errors(
+    cfg: Config, principal: AsViewer, paging: PagingParams
+) -> Page[ImportErrorOut]:
+    """Files of the DAGs folder that failed to import, and why."""
+    with cfg.read() as session:
+        found = import_errors.list_all(session)
+    items = [
+        ImportErrorOut(fileloc=e.fileloc, error=e.error, created_at=e.created_at) for e in found
+    ]
+    return Page.of(items[paging.offset : paging.offset + paging.limit], len(items), paging)
+
+
+@router.get("/{dag_id}", response_model=DagDetail)
+def get_dag(dag_id: str, cfg: Config, principal: AsViewer) -> DagDetail:
+    """One DAG with its structure (tasks, dependencies, params) from its latest version."""
+    with cfg.read() as session:
+        return _detail(session, deps.visible_dag(session, principal, dag_id))
+
+
+@router.patch("/{dag_id}", response_model=DagDetail)
+def patch_dag(dag_id: str, body: DagPatch, cfg: Config, principal: AsUser) -> DagDetail:
+    """Pause or unpause a DAG (paused: no scheduled runs; triggered runs still run)."""
+    with cfg.write() as session:
+        deps.visible_dag(session, principal, dag_id)
+        stored_dags.set_paused(session, dag_id, body.is_paused)
+        detail = _detail(session, deps.visible_dag(session, principal, dag_id))
+    wakeups.notify(cfg.home)
+    return detail
+
+
+@router.get("/{dag_id}/versions", response_model=Page[DagVersionOut])
+def list_versions(
+    dag_id: str, cfg: Config, principal: AsViewer, paging: PagingParams
+) -> Page[DagVersionOut]:
+    """The DAG's stored versions, newest first."""
+    with cfg.read() as session:
+        deps.visible_dag(session, principal, dag_id)
+        where = models.DagVersion.dag_id == dag_id
+        total = session.scalar(select(func.count()).select_from(models.DagVersion).where(where))
+        rows = session.execute(
+            select(
+                models.DagVersion.id,
+                models.DagVersion.version_hash,
+                models.DagVersion.fileloc,
+                models.DagVersion.created_at,
+            )
+            .where(where)
+            .order_by(models.DagVersion.id.desc())
+            .limit(paging.limit)
+            .offset(paging.offset)
+        ).all()
+    items = [
+        DagVersionOut(
+            id=r.id, version_hash=r.version_hash, fileloc=r.fileloc, created_at=r.created_at
+        )
+        for r in rows
+    ]
+    return Page.of(items, total or 0, paging)
+
+
+@router.get("/{dag_id}/versions/{version_id}/source", response_model=DagSource)
+def get_source(dag_id: str, version_id: int, cfg: Config, principal: AsViewer) -> DagSource:
+    """The code of the DAG file as stored with one version."""
+    with cfg.read() as session:
+        deps.visible_dag(session, principal, dag_id)
+        row = session.get(models.DagVersion, version_id)
+        if row is None or row.dag_id != dag_id:
+            raise errors.NotFound(f"DAG {dag_id!r} has no version {version_id}")
+        return DagSource(
+            version_id=row.id,
+            version_hash=row.version_hash,
+            fileloc=row.fileloc,
+            source_code=row.source_code,
+        )

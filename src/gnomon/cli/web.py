@@ -1,0 +1,42 @@
+"""``gnomon api``: the REST API and the web UI."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import click
+import uvicorn
+
+from gnomon import settings as settings_module
+from gnomon.api.app import create_app
+from gnomon.api.config import ApiConfig
+from gnomon.cli import database
+from gnomon.cli.common import load_settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+def serve(settings: settings_module.Settings, host: str, port: int) -> None:
+    """Serve the API and UI until SIGINT/SIGTERM (uvicorn stops gracefully on both)."""
+    with database.engine(settings) as engine:
+        config = ApiConfig(
+            engine=engine,
+            home=settings.home,
+            logs_folder=settings.logs_folder(),
+            cipher=database.cipher(settings),
+            token_lifetime=timedelta(hours=settings.api_token_lifetime_hours),
+            session_lifetime=timedelta(hours=settings.ui_session_lifetime_hours),
+            secure_cookies=settings.secure_cookies,
+        )
+        logging.getLogger("gnomon").setLevel(logging.INFO)
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
+
+
+@click.command("api")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="The address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+def api_command(host: str, port: int) -> None:
+    """Serve the REST API (/api/v1), /health and the web UI."""
+    serve(load_settings(), host, port)
