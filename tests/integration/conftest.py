@@ -45,6 +45,7 @@ from psycopg.rows import TupleRow
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from support.api import ApiHarness
 from support.orchestrator import Orchestrator
 
 from gnomon.store import db, schema
@@ -233,8 +234,19 @@ def make_orchestrator(db_url: str, tmp_path: Path) -> Iterator[MakeOrchestrator]
     for orchestrator in built:
         if orchestrator.running:
             orchestrator.stop()
+        orchestrator.engine.dispose()
 
 
 @pytest.fixture
 def orchestrator(make_orchestrator: MakeOrchestrator) -> Orchestrator:
     return make_orchestrator()
+
+
+# -- the API app on the orchestrator's database (tests/support/api.py) -----------------------
+@pytest.fixture
+def api(orchestrator: Orchestrator) -> Iterator[ApiHarness]:
+    """The API on the test's database, with users of every role; DAGs come from
+    ``orchestrator.write_dag`` + ``orchestrator.sync``, runs from its scheduler if started."""
+    harness = ApiHarness(orchestrator.engine, orchestrator.home)
+    with harness.client:
+        yield harness
