@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import gnomon
-from bench import cpu, dags, databases, forking, metrics
+from bench import cpu, dags, databases, forking, metrics, ui
 from bench.harness import BenchError, Harness, TryRecord
 from bench.phases import PassProfiler, PhaseTimer
 from gnomon.semantics.states import RunState
@@ -90,7 +90,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default="8",
         help="extra parallelism values for the fan-out, comma-separated ('' for none)",
     )
-    parser.add_argument("--scenarios", default="chain,fanout", help="comma-separated")
+    parser.add_argument(
+        "--scenarios", default="chain,fanout,ui", help="comma-separated: chain, fanout, ui"
+    )
     parser.add_argument(
         "--phases", action="store_true", help="add the scheduler's time per phase of a pass"
     )
@@ -265,6 +267,15 @@ def main(argv: list[str] | None = None) -> int:
                         root = Path(tmp)
                         with backend.database(root) as url:
                             result = run_scenario(url, root, scenario, options, label)
+                    results.append({"backend": name, "version": backend.version, **result})
+                if "ui" in options.scenarios.split(","):
+                    _say(f"{name} ui_api: seeding 1,001 DAGs and 50 runs of 2,000 tasks ...")
+                    with (
+                        tempfile.TemporaryDirectory(prefix="gnomon-bench-") as tmp,
+                        backend.database(Path(tmp)) as url,
+                    ):
+                        result = ui.measure(url, Path(tmp))
+                    _say(f"  {name} ui_api: {json.dumps(result['metrics'])}")
                     results.append({"backend": name, "version": backend.version, **result})
             finally:
                 backend.close()

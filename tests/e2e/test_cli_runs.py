@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from sqlalchemy import select
 from support.cli import gnomon
@@ -194,3 +195,29 @@ def test_commands_on_a_database_never_migrated_say_how_to_fix_it(tmp_path: Path)
     assert result.returncode == 1
     assert "gnomon db migrate" in result.stderr
     assert not (tmp_path / "gnomon.db").exists()
+
+
+def _api_up(live: Standalone) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{live.port}/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_standalone_serves_the_api_and_keeps_its_admin_password_private(live: Standalone) -> None:
+    wait_for(lambda: _api_up(live), timeout=30)
+    password_file = live.root / "home" / "standalone_admin_password.txt"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    password = password_file.read_text().strip()
+    log = (live.root / "standalone-0.log").read_text()
+    assert log.count(password) == 1  # printed once, at the first start
+    base = f"http://127.0.0.1:{live.port}"
+    login = httpx.post(
+        f"{base}/api/v1/auth/token", json={"username": "admin", "password": password}
+    )
+    assert login.status_code == 200
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    listed = httpx.get(f"{base}/api/v1/dags", headers=headers).json()
+    assert [d["dag_id"] for d in listed["items"]] == ["gated", "greet"]
+    health = httpx.get(f"{base}/health").json()
+    assert health["scheduler"]["status"] == "healthy"

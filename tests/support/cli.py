@@ -12,9 +12,10 @@ from gnomon.store import db, schema
 
 
 def gnomon(
-    home: Path, *args: str, env: Mapping[str, str] | None = None
+    home: Path, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``gnomon ARGS`` with ``GNOMON_HOME=home`` and no other GNOMON_* variables."""
+    """Run ``gnomon ARGS`` with ``GNOMON_HOME=home`` and no other GNOMON_* variables
+    (``stdin``: text fed to the command's standard input)."""
     # pytest-xdist sets COLUMNS=80, which would wrap the tables of a piped command.
     clean = {
         k: v
@@ -26,6 +27,7 @@ def gnomon(
         env={**clean, "GNOMON_HOME": str(home), **(env or {})},
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=120,
         check=False,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gnomon import ui
-from gnomon.api import audit
+from gnomon.api import audit, timing
 from gnomon.api.config import ApiConfig
 from gnomon.api.routes import auth, dags, health
 from gnomon.version import __version__
@@ -37,4 +37,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.mount(API_PREFIX, create_api(config))
     ui.mount(app, config)
     app.add_middleware(audit.AuditMiddleware, config=config)
+    app.add_middleware(timing.ServerTimingMiddleware)
     return app

@@ -129,3 +129,26 @@ def test_fixing_a_broken_file_clears_its_import_error(session: Session, tmp_path
 
     assert report.created == ["greet"]
     assert import_errors.list_all(session) == []
+
+
+def test_a_dag_without_a_team_gets_the_team_of_its_deepest_folder(
+    session: Session, tmp_path: Path
+) -> None:
+    for folder, name in (("finance", "ledger"), ("finance/tax", "vat"), ("misc", "other")):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / f"{name}.py").write_text(
+            "from gnomon import DAG\n"
+            "from gnomon.operators.empty import EmptyOperator\n"
+            f"d = DAG({name!r}{', team=' + repr('named') if name == 'other' else ''})\n"
+            "EmptyOperator(task_id='t', dag=d)\n"
+        )
+    folders = {tmp_path / "finance": "fin", tmp_path / "finance" / "tax": "tax"}
+    dags.sync_parse_result(
+        session, bag.parse_folder(tmp_path, TIMEOUT), now=NOW, team_folders=folders
+    )
+    session.commit()
+    assert {d.dag_id: d.team for d in dags.list_dags(session)} == {
+        "ledger": "fin",
+        "vat": "tax",
+        "other": "named",
+    }
