@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from gnomon.api import errors
 from gnomon.api.deps import AsAdmin, Config
 from gnomon.api.pagination import Page, PagingParams
 from gnomon.store import audit, models
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=errors.RESPONSES)
 
 
 class AuditEntryOut(BaseModel):

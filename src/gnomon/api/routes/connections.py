@@ -13,7 +13,7 @@ from gnomon.api.deps import AsOp, Config
 from gnomon.api.pagination import Page, PagingParams
 from gnomon.store import connections, exceptions, models
 
-router = APIRouter(prefix="/connections", tags=["connections"])
+router = APIRouter(prefix="/connections", tags=["connections"], responses=errors.RESPONSES)
 
 ConnId = Annotated[str, Path(min_length=1, max_length=models.ID_LEN)]
 
@@ -80,7 +80,7 @@ def list_connections(cfg: Config, principal: AsOp, paging: PagingParams) -> Page
 @router.get(
     "/{conn_id}",
     response_model=ConnectionOut,
-    responses={404: {"description": "No such connection"}},
+    responses={404: {"model": errors.ErrorOut, "description": "No such connection"}},
 )
 def get_connection(conn_id: ConnId, cfg: Config, principal: AsOp) -> ConnectionOut:
     return ConnectionOut.of(_listing(cfg, conn_id))
@@ -114,7 +114,7 @@ def put_connection(
     "/{conn_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    responses={404: {"description": "No such connection"}},
+    responses={404: {"model": errors.ErrorOut, "description": "No such connection"}},
 )
 def delete_connection(conn_id: ConnId, cfg: Config, principal: AsOp) -> None:
     with cfg.write() as session:

@@ -12,7 +12,7 @@ from gnomon.api.deps import AsOp, AsViewer, Config
 from gnomon.api.pagination import Page, PagingParams
 from gnomon.store import exceptions, models, pools
 
-router = APIRouter(prefix="/pools", tags=["pools"])
+router = APIRouter(prefix="/pools", tags=["pools"], responses=errors.RESPONSES)
 
 PoolName = Annotated[str, Path(min_length=1, max_length=models.POOL_LEN)]
 
@@ -59,7 +59,11 @@ def list_pools(cfg: Config, principal: AsViewer, paging: PagingParams) -> Page[P
     return Page.of(items, len(found), paging)
 
 
-@router.get("/{name}", response_model=PoolOut, responses={404: {"description": "No such pool"}})
+@router.get(
+    "/{name}",
+    response_model=PoolOut,
+    responses={404: {"model": errors.ErrorOut, "description": "No such pool"}},
+)
 def get_pool(name: PoolName, cfg: Config, principal: AsViewer) -> PoolOut:
     return PoolOut.of(_usage(cfg, name))
 
@@ -79,7 +83,10 @@ def put_pool(name: PoolName, body: PoolBody, cfg: Config, principal: AsOp) -> Po
     "/{name}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    responses={404: {"description": "No such pool"}, 409: {"description": "The default pool"}},
+    responses={
+        404: {"model": errors.ErrorOut, "description": "No such pool"},
+        409: {"model": errors.ErrorOut, "description": "The default pool"},
+    },
 )
 def delete_pool(name: PoolName, cfg: Config, principal: AsOp) -> None:
     """Delete the pool (not ``default_pool``: tasks without a pool use it)."""

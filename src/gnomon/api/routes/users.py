@@ -16,7 +16,7 @@ from gnomon.store import exceptions, models, tokens, users
 from gnomon.store.columns import utcnow
 from gnomon.store.models import Role, TokenKind
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], responses=errors.RESPONSES)
 
 Username = Annotated[str, Path(min_length=1, max_length=models.ID_LEN)]
 Team = Annotated[str, Field(min_length=1, max_length=models.ID_LEN)]
@@ -115,7 +115,7 @@ def list_users(cfg: Config, principal: AsAdmin, paging: PagingParams) -> Page[Us
     "/users",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses={409: {"description": "The user exists"}, 422: {"description": "Weak password"}},
+    responses={409: {"model": errors.ErrorOut, "description": "The user exists"}},
 )
 def create_user(body: UserCreate, cfg: Config, principal: AsAdmin) -> UserOut:
     try:
@@ -129,7 +129,9 @@ def create_user(body: UserCreate, cfg: Config, principal: AsAdmin) -> UserOut:
 
 
 @router.get(
-    "/users/{username}", response_model=UserOut, responses={404: {"description": "No such user"}}
+    "/users/{username}",
+    response_model=UserOut,
+    responses={404: {"model": errors.ErrorOut, "description": "No such user"}},
 )
 def get_user(username: Username, cfg: Config, principal: AsAdmin) -> UserOut:
     with cfg.read() as session:
@@ -137,7 +139,9 @@ def get_user(username: Username, cfg: Config, principal: AsAdmin) -> UserOut:
 
 
 @router.patch(
-    "/users/{username}", response_model=UserOut, responses={404: {"description": "No such user"}}
+    "/users/{username}",
+    response_model=UserOut,
+    responses={404: {"model": errors.ErrorOut, "description": "No such user"}},
 )
 def patch_user(username: Username, body: UserPatch, cfg: Config, principal: AsAdmin) -> UserOut:
     """Change the role, teams, active flag or password of a user (absent fields are kept)."""
@@ -162,7 +166,7 @@ def patch_user(username: Username, body: UserPatch, cfg: Config, principal: AsAd
     "/users/{username}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    responses={404: {"description": "No such user"}},
+    responses={404: {"model": errors.ErrorOut, "description": "No such user"}},
 )
 def delete_user(username: Username, cfg: Config, principal: AsAdmin) -> None:
     """Delete a user; their tokens go with them."""
@@ -174,7 +178,7 @@ def delete_user(username: Username, cfg: Config, principal: AsAdmin) -> None:
 @router.get(
     "/users/{username}/tokens",
     response_model=list[TokenInfo],
-    responses={404: {"description": "No such user"}},
+    responses={404: {"model": errors.ErrorOut, "description": "No such user"}},
 )
 def list_tokens(username: Username, cfg: Config, principal: AsAdmin) -> list[TokenInfo]:
     """The user's tokens (logins, API tokens, UI sessions), oldest first, without secrets."""
@@ -186,7 +190,7 @@ def list_tokens(username: Username, cfg: Config, principal: AsAdmin) -> list[Tok
     "/users/{username}/tokens",
     status_code=status.HTTP_201_CREATED,
     response_model=NewToken,
-    responses={404: {"description": "No such user"}},
+    responses={404: {"model": errors.ErrorOut, "description": "No such user"}},
 )
 def create_token(
     username: Username, body: TokenCreate, cfg: Config, principal: AsAdmin
@@ -205,7 +209,7 @@ def create_token(
     "/tokens/{token_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    responses={404: {"description": "No such token, or revoked already"}},
+    responses={404: {"model": errors.ErrorOut, "description": "No such token, or revoked already"}},
 )
 def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], cfg: Config, principal: AsViewer

@@ -13,7 +13,7 @@ from gnomon.api.deps import AsOp, Config
 from gnomon.api.pagination import Page, PagingParams
 from gnomon.store import exceptions, models, variables
 
-router = APIRouter(prefix="/variables", tags=["variables"])
+router = APIRouter(prefix="/variables", tags=["variables"], responses=errors.RESPONSES)
 
 VariableKey = Annotated[str, Path(min_length=1, max_length=models.ID_LEN)]
 
@@ -45,7 +45,9 @@ def list_variables(cfg: Config, principal: AsOp, paging: PagingParams) -> Page[V
 
 
 @router.get(
-    "/{key}", response_model=VariableOut, responses={404: {"description": "No such variable"}}
+    "/{key}",
+    response_model=VariableOut,
+    responses={404: {"model": errors.ErrorOut, "description": "No such variable"}},
 )
 def get_variable(key: VariableKey, cfg: Config, principal: AsOp) -> VariableOut:
     """The variable with its (decrypted) value."""
@@ -73,7 +75,7 @@ def put_variable(
     "/{key}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    responses={404: {"description": "No such variable"}},
+    responses={404: {"model": errors.ErrorOut, "description": "No such variable"}},
 )
 def delete_variable(key: VariableKey, cfg: Config, principal: AsOp) -> None:
     with cfg.write() as session:
