@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from gnomon import ui
 from gnomon.api import audit, timing
 from gnomon.api.config import ApiConfig
-from gnomon.api.routes import auth, dags, health
+from gnomon.api.routes import audit as audit_routes
+from gnomon.api.routes import auth, connections, dags, health, pools, users, variables
 from gnomon.version import __version__
 
 API_PREFIX = "/api/v1"
@@ -25,7 +26,15 @@ def create_api(config: ApiConfig) -> FastAPI:
         servers=[{"url": API_PREFIX}],
     )
     api.state.config = config
-    for router in (auth.router, dags.router):
+    for router in (
+        auth.router,
+        dags.router,
+        pools.router,
+        variables.router,
+        connections.router,
+        users.router,
+        audit_routes.router,
+    ):
         api.include_router(router)
     return api
 

@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, status
+from pydantic import BaseModel
+
+
+class ErrorOut(BaseModel):
+    """Every error but a malformed request."""
+
+    detail: str
+
+
+class InvalidOut(BaseModel):
+    """A 422: a message (a value the store refused), or the fields that failed validation."""
+
+    detail: str | list[dict[str, Any]]
+
+
+#: Errors every authenticated endpoint may answer, for the routers' ``responses``. Declaring
+#: 422 replaces FastAPI's own (a list of field errors only), which our messages would violate.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No token, or a bad, expired or revoked one"},
+    403: {"model": ErrorOut, "description": "The caller's role is too low"},
+    422: {"model": InvalidOut, "description": "Invalid parameters or body"},
+}
 
 
 class ApiError(HTTPException):

@@ -14,7 +14,7 @@ from gnomon.store import tokens, users
 from gnomon.store.columns import utcnow
 from gnomon.store.models import Role, TokenKind
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], responses=errors.RESPONSES)
 
 
 class Credentials(BaseModel):
@@ -35,7 +35,9 @@ class Me(BaseModel):
 
 
 @router.post(
-    "/token", response_model=TokenOut, responses={401: {"description": "Wrong credentials"}}
+    "/token",
+    response_model=TokenOut,
+    responses={401: {"model": errors.ErrorOut, "description": "Wrong credentials"}},
 )
 def create_token(body: Credentials, cfg: Config, request: Request) -> TokenOut:
     request.state.username = body.username

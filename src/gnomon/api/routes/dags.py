@@ -21,10 +21,13 @@ from gnomon.serialization.model import SerializedDag
 from gnomon.store import dags as stored_dags
 from gnomon.store import import_errors, models, runs
 
-router = APIRouter(prefix="/dags", tags=["dags"])
+router = APIRouter(prefix="/dags", tags=["dags"], responses=errors.RESPONSES)
 
 #: Runs shown per DAG in the list (the coloured dots of the DAG list page).
 RECENT_RUNS = 10
+_NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": errors.ErrorOut, "description": "No such DAG (or version) for the caller"}
+}
 
 
 class DagSummary(BaseModel):
@@ -228,14 +231,14 @@ def list_import_errors(
     return Page.of(items[paging.offset : paging.offset + paging.limit], len(items), paging)
 
 
-@router.get("/{dag_id}", response_model=DagDetail)
+@router.get("/{dag_id}", response_model=DagDetail, responses=_NOT_FOUND)
 def get_dag(dag_id: str, cfg: Config, principal: AsViewer) -> DagDetail:
     """One DAG with its structure (tasks, dependencies, params) from its latest version."""
     with cfg.read() as session:
         return _detail(session, deps.visible_dag(session, principal, dag_id))
 
 
-@router.patch("/{dag_id}", response_model=DagDetail)
+@router.patch("/{dag_id}", response_model=DagDetail, responses=_NOT_FOUND)
 def patch_dag(dag_id: str, body: DagPatch, cfg: Config, principal: AsUser) -> DagDetail:
     """Pause or unpause a DAG (paused: no scheduled runs; triggered runs still run)."""
     with cfg.write() as session:
@@ -246,7 +249,7 @@ def patch_dag(dag_id: str, body: DagPatch, cfg: Config, principal: AsUser) -> Da
     return detail
 
 
-@router.get("/{dag_id}/versions", response_model=Page[DagVersionOut])
+@router.get("/{dag_id}/versions", response_model=Page[DagVersionOut], responses=_NOT_FOUND)
 def list_versions(
     dag_id: str, cfg: Config, principal: AsViewer, paging: PagingParams
 ) -> Page[DagVersionOut]:
@@ -276,7 +279,9 @@ def list_versions(
     return Page.of(items, total or 0, paging)
 
 
-@router.get("/{dag_id}/versions/{version_id}/source", response_model=DagSource)
+@router.get(
+    "/{dag_id}/versions/{version_id}/source", response_model=DagSource, responses=_NOT_FOUND
+)
 def get_source(dag_id: str, version_id: int, cfg: Config, principal: AsViewer) -> DagSource:
     """The code of the DAG file as stored with one version."""
     with cfg.read() as session:
