@@ -61,7 +61,8 @@ export function renderGraph(element, dag, states) {
     }
     const task = byId.get(id);
     const state = states?.get(id) ?? null;
-    const label = id.length > 22 ? `${id.slice(0, 21)}…` : id;
+    const name = task.is_mapped ? `${id} [ ]` : id;
+    const label = name.length > 22 ? `${name.slice(0, 21)}…` : name;
     nodes.push(`<g class="node ${stateClass(state)}" data-task-id="${esc(id)}" transform="translate(${p.x},${p.y})">
       <title>${esc(`${id} (${task.operator}): ${state || "no state"}`)}</title>
       <rect width="${W}" height="${H}" rx="5"/><rect class="stripe" width="6" height="${H}" rx="2"/>

@@ -103,10 +103,10 @@ function read(name, spec) {
   return parsed;
 }
 
-function setFieldError(name, message) {
+function setFieldError(name, message, fromServer = false) {
   const box = container.querySelector(`[data-param="${CSS.escape(name)}"] .field-error`);
   if (!box) return false;
-  box.textContent = message ? `${name} ${message}` : "";
+  box.textContent = !message ? "" : fromServer ? message : `${name} ${message}`;
   box.hidden = !message;
   return true;
 }
@@ -137,7 +137,7 @@ form.addEventListener("submit", async (event) => {
     formError.hidden = false;
     // The API's message names the param at fault: point at its field too.
     for (const name of Object.keys(specs)) {
-      if (message.includes(`'${name}'`) || message.includes(`"${name}"`)) setFieldError(name, `: ${message}`);
+      if (message.includes(`'${name}'`) || message.includes(`"${name}"`)) setFieldError(name, message, true);
     }
     button.disabled = false;
   }

@@ -15,6 +15,7 @@ let tryNumber = query.has("try") ? Number(query.get("try")) : null;
 // Without a try in the address (or after a clear), show the latest try as it appears.
 let followLatest = !query.has("try");
 let logStop = null;
+let logGeneration = 0;
 
 function dl(element, entries) {
   const shown = entries.filter(([, v]) => v !== null && v !== undefined && v !== "");
@@ -86,10 +87,14 @@ function followLog() {
   const status = document.getElementById("log-status");
   log.textContent = "";
   let offset = 0;
+  const generation = ++logGeneration;
+  const number = tryNumber;
   logStop = poll(async () => {
     let chunk;
     try {
-      chunk = await api(`${base}/tries/${tryNumber}/logs?map_index=${mapIndex}&offset=${offset}`);
+      chunk = await api(`${base}/tries/${number}/logs?map_index=${mapIndex}&offset=${offset}`);
+      // A newer try's log replaced this one while the request was out: drop the answer.
+      if (generation !== logGeneration) return false;
     } catch (error) {
       if (error.status === 404) {
         status.textContent = "(waiting for the try to start)";
