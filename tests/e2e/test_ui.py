@@ -93,6 +93,7 @@ def page(server: tuple[str, str]) -> Iterator[Page]:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1360, "height": 860})
         context.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)
         try:
             new = context.new_page()
             new.on("console", lambda m: print("CONSOLE", m.type, m.text))
