@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean venv
+.PHONY: run test lint typecheck unit bench clean venv browser screenshots
 
 venv: $(STAMP)
 
@@ -25,8 +25,16 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-test: lint typecheck
+# The browser tests drive Debian's chromium (Playwright's own browser downloads are not used).
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: lint typecheck browser
 	$(BIN)/pytest -q -n auto
+
+# Regenerate docs/img/*.png from the browser test.
+screenshots: $(STAMP) browser
+	GNOMON_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e/test_ui.py
 
 BENCH_ARGS ?=
 bench: $(STAMP)
