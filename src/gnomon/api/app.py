@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from gnomon import ui
 from gnomon.api import audit
 from gnomon.api.config import ApiConfig
-from gnomon.api.routes import auth, dags, health
+from gnomon.api.routes import auth, dags, grid, health, runs, task_instances
 from gnomon.version import __version__
 
 API_PREFIX = "/api/v1"
@@ -25,7 +25,7 @@ def create_api(config: ApiConfig) -> FastAPI:
         servers=[{"url": API_PREFIX}],
     )
     api.state.config = config
-    for router in (auth.router, dags.router):
+    for router in (auth.router, dags.router, runs.router, task_instances.router, grid.router):
         api.include_router(router)
     return api
 
