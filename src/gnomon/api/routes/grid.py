@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from gnomon.api import deps
 from gnomon.api.deps import AsViewer, Config
@@ -87,7 +87,7 @@ def get_grid(
             limit=limit,
             offset=offset,
         )
-        rows: list[tuple[int, str, int, str, int]] = []
+        rows: list[Row[tuple[int, str, int, TaskState, int]]] = []
         for chunk in sql.chunks([r.id for r in found]):
             # Core rows, not ORM objects: a big DAG has tens of thousands of instances here.
             rows.extend(
@@ -99,7 +99,7 @@ def get_grid(
                         table.c.state,
                         table.c.try_number,
                     ).where(table.c.dag_run_id.in_(chunk))
-                ).tuples()
+                )
             )
     order = list(dag.order) if dag else []
     column = {task_id: i for i, task_id in enumerate(order)}
