@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import Row, select
+from sqlalchemy import select
 
 from gnomon.api import deps
 from gnomon.api.deps import AsViewer, Config
@@ -87,7 +87,7 @@ def get_grid(
             limit=limit,
             offset=offset,
         )
-        rows: list[Row[tuple[int, str, int, TaskState, int]]] = []
+        rows: list[Any] = []  # (run pk, task id, map index, state, try number)
         for chunk in sql.chunks([r.id for r in found]):
             # Core rows, not ORM objects: a big DAG has tens of thousands of instances here.
             rows.extend(
