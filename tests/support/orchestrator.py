@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gnomon.cli.runs import run_report
 from gnomon.dagfiles import bag
 from gnomon.events import wakeups
 from gnomon.executors.local import LocalExecutor
 from gnomon.scheduler import clearing, creation
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
+from gnomon.scheduler.reports import run_report
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.planning import TIKey
 from gnomon.semantics.states import FINISHED_RUN, RunState

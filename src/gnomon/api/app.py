@@ -9,7 +9,18 @@ from gnomon import ui
 from gnomon.api import audit, timing
 from gnomon.api.config import ApiConfig
 from gnomon.api.routes import audit as audit_routes
-from gnomon.api.routes import auth, connections, dags, health, pools, users, variables
+from gnomon.api.routes import (
+    auth,
+    connections,
+    dags,
+    grid,
+    health,
+    pools,
+    runs,
+    task_instances,
+    users,
+    variables,
+)
 from gnomon.version import __version__
 
 API_PREFIX = "/api/v1"
@@ -29,6 +40,9 @@ def create_api(config: ApiConfig) -> FastAPI:
     for router in (
         auth.router,
         dags.router,
+        runs.router,
+        task_instances.router,
+        grid.router,
         pools.router,
         variables.router,
         connections.router,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from gnomon.store import models, runs, task_instances, transitions, xcoms
 CLEARABLE = (*FINISHED, TaskState.UP_FOR_RETRY, TaskState.SCHEDULED, TaskState.NONE)
 
 
-def _downstream(dag: SerializedDag, task_ids: Collection[str]) -> set[str]:
+def downstream_of(dag: SerializedDag, task_ids: Collection[str]) -> set[str]:
     found = set(task_ids)
     stack = list(task_ids)
     while stack:
@@ -27,6 +28,70 @@ def _downstream(dag: SerializedDag, task_ids: Collection[str]) -> set[str]:
                 found.add(child)
                 stack.append(child)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class ClearPlan:
+    """What a clear would change, read before any write."""
+
+    #: Instances reset one by one to ``none``.
+    instances: list[task_instances.TI]
+    #: Mapped tasks reset to one unexpanded placeholder (their upstream is cleared too).
+    collapse: frozenset[str]
+    #: Every instance the clear changes, as it is now (the collapsed tasks' too).
+    affected: list[task_instances.TI]
+
+
+def plan(
+    session: Session,
+    cache: VersionCache,
+    run: runs.Run,
+    *,
+    task_ids: Collection[str] = (),
+    downstream: bool = False,
+    only_failed: bool = False,
+) -> ClearPlan:
+    """The instances of ``run`` that ``clear`` with these options would reset (a dry run)."""
+    dag = cache.get(session, run.dag_version_id).dag
+    check_task_ids(dag, run.dag_id, task_ids)
+    chosen = set(task_ids) or set(dag.tasks)
+    if downstream:
+        chosen = downstream_of(dag, chosen)
+    every = task_instances.of_run(session, run.id)
+    instances = [
+        ti
+        for ti in every
+        if ti.task_id in chosen
+        and ti.state in CLEARABLE
+        and (not only_failed or ti.state in FAILED_STATES)
+    ]
+    cleared_tasks = {ti.task_id for ti in instances}
+    in_flight = {ti.task_id for ti in every if ti.state in HOLDS_SLOT}
+    collapse = frozenset(
+        tid
+        for tid in cleared_tasks - in_flight
+        if dag.tasks[tid].is_mapped
+        and any(arg.literal is None for arg in dag.tasks[tid].expand)
+        and set(dag.tasks[tid].upstream) & cleared_tasks
+    )
+    chosen_ids = {ti.id for ti in instances}
+    affected = [
+        ti
+        for ti in every
+        if (ti.task_id in collapse and ti.state in CLEARABLE)
+        or (ti.task_id not in collapse and ti.id in chosen_ids)
+    ]
+    return ClearPlan(instances, collapse, affected)
+
+
+def check_task_ids(dag: SerializedDag, dag_id: str, task_ids: Collection[str]) -> None:
+    """SchedulerError naming the ids in ``task_ids`` that are not tasks of ``dag``."""
+    unknown = sorted(set(task_ids) - set(dag.tasks))
+    if unknown:
+        raise SchedulerError(
+            f"DAG {dag_id!r} has no task {', '.join(repr(t) for t in unknown)} "
+            f"(tasks: {', '.join(dag.order)})"
+        )
 
 
 def clear(
@@ -46,40 +111,24 @@ def clear(
     whose upstream is cleared too goes back to one unexpanded placeholder, since its input
     may change.
     """
+    chosen = plan(
+        session, cache, run, task_ids=task_ids, downstream=downstream, only_failed=only_failed
+    )
+    return apply(session, cache, run, chosen, now=now)
+
+
+def apply(
+    session: Session, cache: VersionCache, run: runs.Run, chosen: ClearPlan, *, now: datetime
+) -> list[TIKey]:
+    """Carry out ``chosen`` (from ``plan`` in the same transaction); the cleared keys."""
     dag = cache.get(session, run.dag_version_id).dag
-    unknown = sorted(set(task_ids) - set(dag.tasks))
-    if unknown:
-        raise SchedulerError(
-            f"DAG {run.dag_id!r} has no task {', '.join(repr(t) for t in unknown)} "
-            f"(tasks: {', '.join(dag.order)})"
-        )
-    chosen = set(task_ids) or set(dag.tasks)
-    if downstream:
-        chosen = _downstream(dag, chosen)
-    every = task_instances.of_run(session, run.id)
-    instances = [
-        ti
-        for ti in every
-        if ti.task_id in chosen
-        and ti.state in CLEARABLE
-        and (not only_failed or ti.state in FAILED_STATES)
-    ]
-    cleared_tasks = {ti.task_id for ti in instances}
-    in_flight = {ti.task_id for ti in every if ti.state in HOLDS_SLOT}
-    collapse = {
-        tid
-        for tid in cleared_tasks - in_flight
-        if dag.tasks[tid].is_mapped
-        and any(arg.literal is None for arg in dag.tasks[tid].expand)
-        and set(dag.tasks[tid].upstream) & cleared_tasks
-    }
     cleared: list[TIKey] = []
-    for tid in sorted(collapse):
+    for tid in sorted(chosen.collapse):
         task_instances.collapse(session, run.id, run.dag_id, run.run_id, dag, tid, CLEARABLE)
         xcoms.clear(session, run.id, tid, None)
         cleared.append(TIKey(tid))
-    for ti in instances:
-        if ti.task_id in collapse:
+    for ti in chosen.instances:
+        if ti.task_id in chosen.collapse:
             continue
         retries = dag.tasks[ti.task_id].retries
         won = transitions.set_ti_state(

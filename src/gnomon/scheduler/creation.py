@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gnomon.authoring import params as params_module
 from gnomon.exceptions import ParamValidationError
 from gnomon.scheduler import clearing
-from gnomon.scheduler.exceptions import DagNotFound, SchedulerError
+from gnomon.scheduler.exceptions import DagNotFound, RunExists, SchedulerError
 from gnomon.scheduler.versions import Version, VersionCache
 from gnomon.semantics import timetables
 from gnomon.semantics.states import RunState
@@ -92,7 +92,7 @@ def trigger(
     try:
         return runs.create(session, new, version.dag, now=now)
     except runs.RunExists as exc:
-        raise SchedulerError(str(exc)) from None
+        raise RunExists(str(exc)) from None
 
 
 def _check_run_id(run_id: str) -> None:

@@ -15,3 +15,7 @@ class DagNotFound(SchedulerError):
 
 class RunNotFound(SchedulerError):
     """The DAG has no run with this run id."""
+
+
+class RunExists(SchedulerError):
+    """The DAG already has a run with this run id (or of this logical date)."""

@@ -1,0 +1,298 @@
+"""Task instances of a run, their tries, XComs and logs (plain and streamed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from gnomon import access
+from gnomon.api import logs, lookups
+from gnomon.api.config import ApiConfig
+from gnomon.api.deps import AsViewer, Config
+from gnomon.api.pagination import Page, PagingParams
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics.states import IN_FLIGHT, TaskState
+from gnomon.store import models, tries
+
+router = APIRouter(prefix="/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", tags=["task instances"])
+
+MapIndex = Annotated[int, Query(ge=-1, description="The map index (-1: not mapped).")]
+Offset = Annotated[int, Query(ge=0, description="The byte to read from.")]
+
+#: How often the log stream looks for more.
+STREAM_POLL = 0.2
+
+
+class TryOut(BaseModel):
+    try_number: int
+    state: TaskState
+    hostname: str | None
+    pid: int | None
+    worker: str | None
+    queue: str | None
+    start_date: datetime | None
+    end_date: datetime | None
+    duration: float | None
+    exit_reason: str | None
+    error: str | None
+    log_location: str | None
+
+    @classmethod
+    def of(cls, t: tries.Try) -> TryOut:
+        duration = (
+            (t.end_date - t.start_date).total_seconds() if t.start_date and t.end_date else None
+        )
+        return cls(
+            try_number=t.try_number,
+            state=t.state,
+            hostname=t.hostname,
+            pid=t.pid,
+            worker=t.worker,
+            queue=t.queue,
+            start_date=t.start_date,
+            end_date=t.end_date,
+            duration=duration,
+            exit_reason=t.exit_reason,
+            error=t.error,
+            log_location=t.log_location,
+        )
+
+
+class TaskInstanceOut(BaseModel):
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    state: TaskState
+    try_number: int
+    max_tries: int
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    duration: float | None
+    hostname: str | None
+    pid: int | None
+    pool: str
+    queue: str
+    priority_weight: int
+    operator: str | None
+    note: str | None
+    #: The task's arguments as the run's DAG version serialized them (templates unrendered).
+    fields: dict[str, Any]
+    tries: list[TryOut]
+
+
+class XComOut(BaseModel):
+    key: str
+    map_index: int
+    value: Any
+
+
+class LogChunk(BaseModel):
+    content: str
+    next_offset: int
+    #: The try has finished and ``next_offset`` is the end of its log.
+    complete: bool
+
+
+@router.get("", response_model=TaskInstanceOut)
+def get_task_instance(
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    cfg: Config,
+    principal: AsViewer,
+    map_index: MapIndex = -1,
+) -> TaskInstanceOut:
+    """One task instance, its task's fields and its tries."""
+    with cfg.read() as session:
+        run = lookups.visible_run(session, principal, dag_id, run_id)
+        ti = lookups.instance(session, run, task_id, map_index)
+        task = VersionCache().get(session, run.dag_version_id).dag.tasks.get(task_id)
+        attempts = tries.of_instances(session, [ti.id]).get(ti.id, [])
+    return TaskInstanceOut(
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        state=ti.state,
+        try_number=ti.try_number,
+        max_tries=ti.max_tries,
+        queued_at=ti.queued_at,
+        start_date=ti.start_date,
+        end_date=ti.end_date,
+        duration=ti.duration,
+        hostname=ti.hostname,
+        pid=ti.pid,
+        pool=ti.pool,
+        queue=ti.queue,
+        priority_weight=ti.priority_weight,
+        operator=task.operator if task else None,
+        note=ti.note,
+        fields=dict(task.fields) if task else {},
+        tries=[TryOut.of(t) for t in attempts],
+    )
+
+
+@router.get("/tries", response_model=Page[TryOut])
+def list_tries(
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    cfg: Config,
+    principal: AsViewer,
+    paging: PagingParams,
+    map_index: MapIndex = -1,
+) -> Page[TryOut]:
+    """The instance's tries, first first."""
+    with cfg.read() as session:
+        run = lookups.visible_run(session, principal, dag_id, run_id)
+        ti = lookups.instance(session, run, task_id, map_index)
+        attempts = tries.of_instances(session, [ti.id]).get(ti.id, [])
+    chosen = attempts[paging.offset : paging.offset + paging.limit]
+    return Page.of([TryOut.of(t) for t in chosen], len(attempts), paging)
+
+
+@router.get("/tries/{try_number}", response_model=TryOut)
+def get_try(
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    cfg: Config,
+    principal: AsViewer,
+    map_index: MapIndex = -1,
+) -> TryOut:
+    """One try: where it ran, when, how it ended, where its log is."""
+    with cfg.read() as session:
+        run = lookups.visible_run(session, principal, dag_id, run_id)
+        ti = lookups.instance(session, run, task_id, map_index)
+        return TryOut.of(lookups.attempt(session, ti, try_number))
+
+
+@router.get("/xcoms", response_model=Page[XComOut])
+def list_xcoms(
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    cfg: Config,
+    principal: AsViewer,
+    paging: PagingParams,
+    map_index: MapIndex = -1,
+) -> Page[XComOut]:
+    """What the instance pushed, by key."""
+    with cfg.read() as session:
+        run = lookups.visible_run(session, principal, dag_id, run_id)
+        lookups.instance(session, run, task_id, map_index)
+        where = (
+            models.XCom.dag_run_id == run.id,
+            models.XCom.task_id == task_id,
+            models.XCom.map_index == map_index,
+        )
+        total = session.scalar(select(func.count()).select_from(models.XCom).where(*where))
+        rows = session.execute(
+            select(models.XCom.key, models.XCom.map_index, models.XCom.value)
+            .where(*where)
+            .order_by(models.XCom.key)
+            .limit(paging.limit)
+            .offset(paging.offset)
+        ).all()
+    items = [XComOut(key=r.key, map_index=r.map_index, value=r.value) for r in rows]
+    return Page.of(items, total or 0, paging)
+
+
+def _read_log(
+    cfg: ApiConfig,
+    principal: access.Principal,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    try_number: int,
+    offset: int,
+) -> LogChunk:
+    with cfg.read() as session:
+        run = lookups.visible_run(session, principal, dag_id, run_id)
+        ti = lookups.instance(session, run, task_id, map_index)
+        attempt = lookups.attempt(session, ti, try_number)
+    finished = attempt.state not in IN_FLIGHT
+    if attempt.log_location is None:
+        return LogChunk(content="", next_offset=offset, complete=finished)
+    chunk = logs.read(attempt.log_location, offset, final=finished)
+    return LogChunk(
+        content=chunk.content,
+        next_offset=chunk.next_offset,
+        complete=finished and chunk.at_end,
+    )
+
+
+@router.get("/tries/{try_number}/logs", response_model=LogChunk)
+def get_log(
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    cfg: Config,
+    principal: AsViewer,
+    map_index: MapIndex = -1,
+    offset: Offset = 0,
+) -> LogChunk:
+    """The try's log from byte ``offset`` (at most 1 MiB); go on from ``next_offset``."""
+    return _read_log(cfg, principal, dag_id, run_id, task_id, map_index, try_number, offset)
+
+
+@router.get(
+    "/tries/{try_number}/logs/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_log(
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    cfg: Config,
+    principal: AsViewer,
+    map_index: MapIndex = -1,
+    offset: Offset = 0,
+) -> StreamingResponse:
+    """The try's log as server-sent events: ``data: {"content", "next_offset"}`` as it
+    grows, then ``event: end`` once the try has finished and all of it was sent."""
+    # The first read answers 404 before the stream starts if the try does not exist.
+    first = _read_log(cfg, principal, dag_id, run_id, task_id, map_index, try_number, offset)
+
+    async def events() -> AsyncIterator[str]:
+        chunk = first
+        while True:
+            if chunk.content:
+                data = {"content": chunk.content, "next_offset": chunk.next_offset}
+                yield f"data: {json.dumps(data)}\n\n"
+            if chunk.complete:
+                yield f"event: end\ndata: {json.dumps({'next_offset': chunk.next_offset})}\n\n"
+                return
+            if not chunk.content:
+                await anyio.sleep(STREAM_POLL)
+            chunk = await anyio.to_thread.run_sync(
+                _read_log,
+                cfg,
+                principal,
+                dag_id,
+                run_id,
+                task_id,
+                map_index,
+                try_number,
+                chunk.next_offset,
+            )
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
