@@ -90,12 +90,27 @@ def _seed(url: str, root: Path, dag_count: int, tasks: int, run_count: int) -> N
                     version.dag,
                     now=at,
                 )
-                final = TaskState.SUCCESS if n % 5 else TaskState.FAILED
+                ti = models.TaskInstance
                 session.execute(
-                    update(models.TaskInstance)
-                    .where(models.TaskInstance.dag_run_id == run.id)
-                    .values(state=final, try_number=1, start_date=at, end_date=at)
+                    update(ti)
+                    .where(ti.dag_run_id == run.id)
+                    .values(state=TaskState.SUCCESS, try_number=1, start_date=at, end_date=at)
                 )
+                final = TaskState.SUCCESS if n % 5 else TaskState.FAILED
+                if final is TaskState.FAILED:
+                    # A failure half-way: one layer failed on its second try, the rest
+                    # upstream_failed, so the grid has a realistic mix of cells.
+                    half = f"t_{tasks // 40:03d}_"
+                    session.execute(
+                        update(ti)
+                        .where(ti.dag_run_id == run.id, ti.task_id.startswith(half))
+                        .values(state=TaskState.FAILED, try_number=2)
+                    )
+                    session.execute(
+                        update(ti)
+                        .where(ti.dag_run_id == run.id, ti.task_id > half + "~")
+                        .values(state=TaskState.UPSTREAM_FAILED, try_number=0, start_date=None)
+                    )
                 session.execute(
                     update(models.DagRun)
                     .where(models.DagRun.id == run.id)

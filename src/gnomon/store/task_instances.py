@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import String, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.planning import TIKey
@@ -247,3 +247,52 @@ def by_ids(session: Session, ids: Collection[int]) -> list[TI]:
         rows = session.scalars(select(models.TaskInstance).where(models.TaskInstance.id.in_(chunk)))
         found.extend(TI.from_row(r) for r in rows)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class StateGroup:
+    """Unmapped instances of one run that share a state and a try number."""
+
+    run_pk: int
+    state: str
+    try_number: int
+    task_ids: list[str]
+
+
+def grid_cells(
+    session: Session, run_pks: Collection[int]
+) -> tuple[list[StateGroup], list[tuple[int, str, str, int]]]:
+    """The states of the runs' instances, for the grid: unmapped ones grouped by (run, state,
+    try number) with their task ids, and mapped ones as (run pk, task id, state, try number).
+
+    Grouping in SQL sends a few rows per run instead of one per task: for 100,000 instances,
+    the database's aggregation is several times cheaper than building that many rows in
+    Python. (Task ids cannot contain commas.)"""
+    table = models.TaskInstance.__table__
+    state = type_coerce(table.c.state, String)
+    groups: list[StateGroup] = []
+    mapped: list[tuple[int, str, str, int]] = []
+    for chunk in sql.chunks(list(run_pks)):
+        grouped = session.execute(
+            select(
+                table.c.dag_run_id,
+                state,
+                table.c.try_number,
+                func.aggregate_strings(table.c.task_id, ","),
+            )
+            .where(table.c.dag_run_id.in_(chunk), table.c.map_index < 0)
+            .group_by(table.c.dag_run_id, state, table.c.try_number)
+        )
+        groups.extend(
+            StateGroup(run_pk, value, try_number, names.split(","))
+            for run_pk, value, try_number, names in grouped
+        )
+        mapped.extend(
+            (run_pk, task_id, value, try_number)
+            for run_pk, task_id, value, try_number in session.execute(
+                select(table.c.dag_run_id, table.c.task_id, state, table.c.try_number).where(
+                    table.c.dag_run_id.in_(chunk), table.c.map_index >= 0
+                )
+            )
+        )
+    return groups, mapped

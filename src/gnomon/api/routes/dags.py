@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -282,7 +282,12 @@ def list_versions(
 @router.get(
     "/{dag_id}/versions/{version_id}/source", response_model=DagSource, responses=_NOT_FOUND
 )
-def get_source(dag_id: str, version_id: int, cfg: Config, principal: AsViewer) -> DagSource:
+def get_source(
+    dag_id: str,
+    version_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    cfg: Config,
+    principal: AsViewer,
+) -> DagSource:
     """The code of the DAG file as stored with one version."""
     with cfg.read() as session:
         deps.visible_dag(session, principal, dag_id)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import String, select, type_coerce
 
-from gnomon.api import deps
+from gnomon.api import deps, errors
 from gnomon.api.deps import AsViewer, Config
 from gnomon.api.schemas import RunSummary
 from gnomon.semantics.states import TaskState
 from gnomon.serialization.model import SerializedDag
 from gnomon.store import dags as stored_dags
-from gnomon.store import models, runs, sql
+from gnomon.store import runs, task_instances
 
-router = APIRouter(tags=["grid"])
+router = APIRouter(tags=["grid"], responses=errors.RESPONSES)
 
 _FAILED = frozenset({TaskState.FAILED.value, TaskState.UPSTREAM_FAILED.value})
 #: In-progress states, most active first: a mapped task's cell shows the first one present.
@@ -71,9 +70,8 @@ def get_grid(
     principal: AsViewer,
     limit: Annotated[int, Query(ge=1, le=365, description="Runs per page.")] = 25,
     offset: Annotated[int, Query(ge=0, le=2**31, description="Runs to skip.")] = 0,
-) -> Grid:
+) -> Response:
     """The latest runs' task states, in the order of the latest version's tasks."""
-    table = models.TaskInstance.__table__
     with cfg.read() as session:
         deps.visible_dag(session, principal, dag_id)
         version = stored_dags.latest_version(session, dag_id)
@@ -87,40 +85,29 @@ def get_grid(
             limit=limit,
             offset=offset,
         )
-        rows: list[Any] = []  # (run pk, task id, map index, state, try number)
-        for chunk in sql.chunks([r.id for r in found]):
-            # Core rows, not ORM objects: a big DAG has tens of thousands of instances here.
-            rows.extend(
-                session.execute(
-                    select(
-                        table.c.dag_run_id,
-                        table.c.task_id,
-                        table.c.map_index,
-                        # The stored string: building 100,000 enum members costs more
-                        # than the query.
-                        type_coerce(table.c.state, String),
-                        table.c.try_number,
-                    ).where(table.c.dag_run_id.in_(chunk))
-                ).all()
-            )
+        groups, mapped_rows = task_instances.grid_cells(session, [r.id for r in found])
     order = list(dag.order) if dag else []
     column = {task_id: i for i, task_id in enumerate(order)}
     line = {run.id: i for i, run in enumerate(found)}
     states: list[list[str | None]] = [[None] * len(order) for _ in found]
     tries: list[list[int]] = [[0] * len(order) for _ in found]
+    for group in groups:
+        r = line[group.run_pk]
+        row_states, row_tries = states[r], tries[r]
+        for task_id in group.task_ids:
+            col = column.get(task_id)
+            if col is None:
+                continue  # a task the latest version no longer has
+            row_states[col] = group.state
+            row_tries[col] = group.try_number
     mapped: dict[tuple[int, int], list[str]] = {}
-    for run_pk, task_id, map_index, state, try_number in rows:
+    for run_pk, task_id, state, try_number in mapped_rows:
         col = column.get(task_id)
         if col is None:
-            continue  # a task the latest version no longer has
+            continue
         r = line[run_pk]
-        if map_index < 0:
-            states[r][col] = state
-        else:
-            mapped.setdefault((r, col), []).append(state)
-        if try_number:
-            cell = tries[r]
-            cell[col] = max(cell[col], try_number)
+        mapped.setdefault((r, col), []).append(state)
+        tries[r][col] = max(tries[r][col], try_number)
     for (r, col), cells in mapped.items():
         states[r][col] = summarize(cells)
     tasks = (
@@ -131,10 +118,14 @@ def get_grid(
         if dag
         else []
     )
-    return Grid(
+    grid = Grid.model_construct(
         dag_id=dag_id,
         tasks=tasks,
         runs=[RunSummary.of(r) for r in found],
         states=states,
         tries=tries,
     )
+    # Serialized here, once, by pydantic-core: FastAPI would first validate the 100,000
+    # cells of a big DAG's grid against the response model again, which costs more than
+    # the query.
+    return Response(grid.model_dump_json(), media_type="application/json")

@@ -23,7 +23,7 @@ from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
 from gnomon.store import models, runs, task_instances
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], responses=errors.RESPONSES)
 
 StateFilter = Annotated[
     list[RunState] | None, Query(description="Only runs in these states (repeatable).")

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from gnomon import access
-from gnomon.api import logs, lookups
+from gnomon.api import errors, logs, lookups
 from gnomon.api.config import ApiConfig
 from gnomon.api.deps import AsViewer, Config
 from gnomon.api.pagination import Page, PagingParams
@@ -23,10 +23,15 @@ from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import IN_FLIGHT, TaskState
 from gnomon.store import models, tries
 
-router = APIRouter(prefix="/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", tags=["task instances"])
+router = APIRouter(
+    prefix="/dags/{dag_id}/runs/{run_id}/tasks/{task_id}",
+    tags=["task instances"],
+    responses=errors.RESPONSES,
+)
 
-MapIndex = Annotated[int, Query(ge=-1, description="The map index (-1: not mapped).")]
-Offset = Annotated[int, Query(ge=0, description="The byte to read from.")]
+MapIndex = Annotated[int, Query(ge=-1, le=2**31 - 1, description="The map index (-1: not mapped).")]
+Offset = Annotated[int, Query(ge=0, le=2**62, description="The byte to read from.")]
+TryNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="The try, from 1.")]
 
 #: How often the log stream looks for more.
 STREAM_POLL = 0.2
@@ -167,7 +172,7 @@ def get_try(
     dag_id: str,
     run_id: str,
     task_id: str,
-    try_number: int,
+    try_number: TryNumber,
     cfg: Config,
     principal: AsViewer,
     map_index: MapIndex = -1,
@@ -240,7 +245,7 @@ def get_log(
     dag_id: str,
     run_id: str,
     task_id: str,
-    try_number: int,
+    try_number: TryNumber,
     cfg: Config,
     principal: AsViewer,
     map_index: MapIndex = -1,
@@ -259,7 +264,7 @@ def stream_log(
     dag_id: str,
     run_id: str,
     task_id: str,
-    try_number: int,
+    try_number: TryNumber,
     cfg: Config,
     principal: AsViewer,
     map_index: MapIndex = -1,
