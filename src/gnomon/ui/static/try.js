@@ -125,8 +125,9 @@ async function act(change) {
   showError(errorBox, null);
   try {
     if (await change()) {
-      followLatest = true;
-      watch();
+      // Reload without a try in the address: the page then follows the newest try as the
+      // scheduler creates it.
+      location.assign(taskUrl(dagId, runId, taskId, mapIndex));
     }
   } catch (error) {
     showError(errorBox, error);
