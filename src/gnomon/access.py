@@ -47,6 +47,11 @@ class Principal:
     def may(self, required: Role) -> bool:
         return at_least(self.role, required)
 
+    @property
+    def team_scope(self) -> frozenset[str] | None:
+        """The teams whose DAGs this caller sees besides those of no team (None: all)."""
+        return None if self.is_admin else self.teams
+
     def sees_team(self, team: str | None) -> bool:
         """Whether a DAG of ``team`` exists for this caller."""
         return self.is_admin or team is None or team in self.teams

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gnomon import access
 from gnomon.api import errors
 from gnomon.api.config import ApiConfig
-from gnomon.store import models, tokens
+from gnomon.store import dags, tokens
 from gnomon.store.columns import utcnow
 from gnomon.store.models import Role, TokenKind
 
@@ -46,18 +46,27 @@ def authenticate(
         cookie = True
     else:
         raise errors.Unauthenticated()
-    with cfg.read() as session:
-        found = tokens.resolve(session, secret, kinds, utcnow())
-    if found is None:
+    principal = principal_of(cfg, secret, kinds)
+    if principal is None:
         raise errors.Unauthenticated("invalid, expired or revoked token: log in again")
-    token, user = found
     if cookie and request.method not in _SAFE_METHODS:
         sent = request.headers.get(access.CSRF_HEADER, "")
         if not hmac.compare_digest(sent, access.csrf_token(secret)):
             raise errors.Forbidden(f"missing or wrong {access.CSRF_HEADER} header")
-    principal = access.Principal(user.id, user.username, user.role, frozenset(user.teams), token.id)
-    request.state.username = user.username
+    request.state.username = principal.username
     return principal
+
+
+def principal_of(
+    cfg: ApiConfig, secret: str, kinds: tuple[TokenKind, ...]
+) -> access.Principal | None:
+    """The user of a live token with this secret (of one of ``kinds``), else None."""
+    with cfg.read() as session:
+        found = tokens.resolve(session, secret, kinds, utcnow())
+    if found is None:
+        return None
+    token, user = found
+    return access.Principal(user.id, user.username, user.role, frozenset(user.teams), token.id)
 
 
 def require(role: Role) -> Callable[[access.Principal], access.Principal]:
@@ -81,9 +90,9 @@ AsOp = Annotated[access.Principal, Depends(require(Role.OP))]
 AsAdmin = Annotated[access.Principal, Depends(require(Role.ADMIN))]
 
 
-def visible_dag(session: Session, principal: access.Principal, dag_id: str) -> models.Dag:
+def visible_dag(session: Session, principal: access.Principal, dag_id: str) -> dags.Dag:
     """The DAG if the caller may see it; else 404, whether it exists or not."""
-    row = session.get(models.Dag, dag_id)
-    if row is None or not principal.sees_team(row.team):
+    found = dags.get(session, dag_id)
+    if found is None or not principal.sees_team(found.team):
         raise errors.NotFound(f"DAG {dag_id!r} not found")
-    return row
+    return found

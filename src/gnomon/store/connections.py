@@ -132,12 +132,19 @@ def list_all(session: Session) -> list[ConnectionSummary]:
 def list_with_secret_flags(session: Session) -> list[ConnectionListing]:
     """Every connection, by conn_id, and which secrets it holds (none is decrypted)."""
     rows = session.scalars(select(models.Connection).order_by(models.Connection.conn_id))
-    return [
-        ConnectionListing(
-            ConnectionSummary.from_row(row), row.password is not None, row.extra is not None
-        )
-        for row in rows
-    ]
+    return [_listing(row) for row in rows]
+
+
+def get_listing(session: Session, conn_id: str) -> ConnectionListing | None:
+    """One connection and which secrets it holds (none is decrypted); None if unknown."""
+    row = session.get(models.Connection, conn_id)
+    return None if row is None else _listing(row)
+
+
+def _listing(row: models.Connection) -> ConnectionListing:
+    return ConnectionListing(
+        ConnectionSummary.from_row(row), row.password is not None, row.extra is not None
+    )
 
 
 def add(session: Session, cipher: Cipher, connection: Connection) -> bool:

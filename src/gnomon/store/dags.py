@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from gnomon.store import import_errors, models, sql
 
@@ -32,6 +33,8 @@ class Dag:
     max_active_runs: int
     max_active_tasks: int
     last_parsed_at: datetime | None
+    next_dagrun_logical_date: datetime | None = None
+    next_dagrun_create_after: datetime | None = None
 
     @classmethod
     def from_row(cls, row: models.Dag) -> Dag:
@@ -48,6 +51,8 @@ class Dag:
             row.max_active_runs,
             row.max_active_tasks,
             row.last_parsed_at,
+            row.next_dagrun_logical_date,
+            row.next_dagrun_create_after,
         )
 
 
@@ -137,6 +142,106 @@ def set_paused(session: Session, dag_id: str, paused: bool) -> bool:
         .returning(models.Dag.dag_id)
     )
     return session.execute(stmt).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DagFilter:
+    """Which DAGs a listing shows. ``teams`` None: every team's; else the DAGs of those teams
+    and the DAGs of no team."""
+
+    teams: frozenset[str] | None
+    paused: bool | None = None
+    only_active: bool = True
+    id_contains: str | None = None
+    #: Only DAGs with all of these tags.
+    tags: frozenset[str] = frozenset()
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.teams is not None:
+            found.append(or_(models.Dag.team.is_(None), models.Dag.team.in_(sorted(self.teams))))
+        if self.paused is not None:
+            found.append(models.Dag.is_paused.is_(self.paused))
+        if self.only_active:
+            found.append(models.Dag.is_active.is_(True))
+        if self.id_contains:
+            found.append(models.Dag.dag_id.contains(self.id_contains, autoescape=True))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSummary:
+    id: int
+    version_hash: str
+    fileloc: str
+    created_at: datetime
+
+
+def get(session: Session, dag_id: str) -> Dag | None:
+    row = session.get(models.Dag, dag_id)
+    return None if row is None else Dag.from_row(row)
+
+
+def page(session: Session, where: DagFilter, *, limit: int, offset: int) -> tuple[list[Dag], int]:
+    """The DAGs ``where`` chooses, by id, and how many there are.
+
+    Tags live in a JSON column, which SQLite and Postgres query differently: with a tag
+    filter the ids and tags of the other matches are read and filtered here."""
+    conditions = where.conditions()
+    if where.tags:
+        rows = session.execute(select(models.Dag.dag_id, models.Dag.tags).where(*conditions))
+        ids = sorted(dag_id for dag_id, tags in rows if where.tags <= set(tags))
+        chosen = session.scalars(
+            select(models.Dag)
+            .where(models.Dag.dag_id.in_(ids[offset : offset + limit]))
+            .order_by(models.Dag.dag_id)
+        )
+        return [Dag.from_row(r) for r in chosen], len(ids)
+    total = session.scalar(select(func.count()).select_from(models.Dag).where(*conditions))
+    chosen = session.scalars(
+        select(models.Dag)
+        .where(*conditions)
+        .order_by(models.Dag.dag_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [Dag.from_row(r) for r in chosen], total or 0
+
+
+def ids(session: Session, where: DagFilter, among: Collection[str] | None = None) -> list[str]:
+    """The ids of the DAGs ``where`` chooses (of ``among`` only, if given)."""
+    stmt = select(models.Dag.dag_id).where(*where.conditions())
+    if among is not None:
+        stmt = stmt.where(models.Dag.dag_id.in_(list(among)))
+    return list(session.scalars(stmt))
+
+
+def versions_page(
+    session: Session, dag_id: str, *, limit: int, offset: int
+) -> tuple[list[VersionSummary], int]:
+    """The DAG's versions, newest first (without their serialized DAG and source), and how
+    many there are."""
+    where = models.DagVersion.dag_id == dag_id
+    total = session.scalar(select(func.count()).select_from(models.DagVersion).where(where))
+    rows = session.execute(
+        select(
+            models.DagVersion.id,
+            models.DagVersion.version_hash,
+            models.DagVersion.fileloc,
+            models.DagVersion.created_at,
+        )
+        .where(where)
+        .order_by(models.DagVersion.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [VersionSummary(*r) for r in rows], total or 0
+
+
+def version(session: Session, dag_id: str, version_id: int) -> DagVersion | None:
+    """Version ``version_id`` if it is one of the DAG's."""
+    row = session.get(models.DagVersion, version_id)
+    return None if row is None or row.dag_id != dag_id else DagVersion.from_row(row)
 
 
 def list_dags(session: Session) -> list[Dag]:

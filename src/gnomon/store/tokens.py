@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from gnomon.store import models
+from gnomon.store import models, users
 from gnomon.store.models import TokenKind
 
 #: Every secret starts so, which makes leaked tokens easy to find (secret scanners, logs).
@@ -61,6 +61,23 @@ def issue(
     session.add(row)
     session.flush()
     return secret, Token.from_row(row)
+
+
+def log_in(
+    session: Session,
+    username: str,
+    password: str,
+    kind: TokenKind,
+    *,
+    now: datetime,
+    lifetime: timedelta,
+) -> tuple[str, Token] | None:
+    """A new token of ``kind`` living ``lifetime`` for the user if the password is right
+    (recording the login), else None."""
+    user = users.authenticate(session, username, password, now)
+    if user is None:
+        return None
+    return issue(session, user.id, kind, expires_at=now + lifetime)
 
 
 def resolve(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.planning import XComLengths
@@ -81,3 +82,30 @@ def clear(session: Session, run_pk: int, task_id: str, map_index: int | None) ->
                 models.TaskMap.dag_run_id == run_pk, models.TaskMap.task_id == task_id
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    key: str
+    map_index: int
+    value: Any
+
+
+def of_instance(
+    session: Session, run_pk: int, task_id: str, map_index: int, *, limit: int, offset: int
+) -> tuple[list[Pushed], int]:
+    """What one task instance pushed, by key, and how many keys there are."""
+    where = (
+        models.XCom.dag_run_id == run_pk,
+        models.XCom.task_id == task_id,
+        models.XCom.map_index == map_index,
+    )
+    total = session.scalar(select(func.count()).select_from(models.XCom).where(*where))
+    rows = session.execute(
+        select(models.XCom.key, models.XCom.map_index, models.XCom.value)
+        .where(*where)
+        .order_by(models.XCom.key)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [Pushed(*r) for r in rows], total or 0

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from gnomon.api.config import ApiConfig
+from gnomon.api import deps
 from gnomon.ui import sessions
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -29,11 +29,6 @@ SECURITY_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-def _config(request: Request) -> ApiConfig:
-    found: ApiConfig = request.app.state.config
-    return found
-
-
 def _render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
@@ -44,18 +39,19 @@ def _render(
 
 def _page(request: Request, template: str, admin_only: bool = False, **context: Any) -> Response:
     """A page for the signed-in user; others go to the login form and come back here."""
-    user = sessions.current(_config(request), request)
-    if user is None:
+    signed_in = sessions.current(deps.config(request), request)
+    if signed_in is None:
         return RedirectResponse(sessions.login_url(request), status_code=303)
-    if admin_only and not user.is_admin:
-        return _render(request, "forbidden.html", {"user": user, "csrf": user.csrf}, 403)
-    return _render(request, template, {"user": user, "csrf": user.csrf, **context})
+    page = {"user": signed_in.user, "csrf": signed_in.csrf}
+    if admin_only and not signed_in.user.is_admin:
+        return _render(request, "forbidden.html", page, 403)
+    return _render(request, template, {**page, **context})
 
 
 def _login_form(
     request: Request, next_url: str, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    config = _config(request)
+    config = deps.config(request)
     token = sessions.login_csrf(request)
     response = _render(
         request,
@@ -69,7 +65,7 @@ def _login_form(
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
-    if sessions.current(_config(request), request) is not None:
+    if sessions.current(deps.config(request), request) is not None:
         return RedirectResponse(sessions.safe_next(next), status_code=303)
     return _login_form(request, next)
 
@@ -85,7 +81,7 @@ def login(
     request.state.username = username or None
     if not sessions.login_csrf_matches(request, csrf_token):
         return _login_form(request, next, "The form expired: please sign in again.", 403)
-    config = _config(request)
+    config = deps.config(request)
     secret = sessions.log_in(config, username, password) if username and password else None
     if secret is None:
         return _login_form(request, next, "Wrong username or password.", 401)
@@ -97,13 +93,14 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
-    config = _config(request)
-    user = sessions.current(config, request)
-    if user is not None:
-        request.state.username = user.username
+    config = deps.config(request)
+    signed_in = sessions.current(config, request)
+    if signed_in is not None:
+        request.state.username = signed_in.user.username
         if not sessions.session_csrf_matches(request, csrf_token):
-            return _render(request, "forbidden.html", {"user": user, "csrf": user.csrf}, 403)
-        sessions.log_out(config, user.token_id)
+            page = {"user": signed_in.user, "csrf": signed_in.csrf}
+            return _render(request, "forbidden.html", page, 403)
+        sessions.log_out(config, signed_in.user.token_id)
     response = RedirectResponse("/login", status_code=303)
     sessions.clear_session(response, config)
     return response

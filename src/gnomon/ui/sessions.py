@@ -11,10 +11,11 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request, Response
 
 from gnomon import access
+from gnomon.api import deps
 from gnomon.api.config import ApiConfig
-from gnomon.store import tokens, users
+from gnomon.store import tokens
 from gnomon.store.columns import utcnow
-from gnomon.store.models import Role, TokenKind
+from gnomon.store.models import TokenKind
 
 #: Double-submit cookie of the login form: there is no session to derive its CSRF token from
 #: yet, so the form's hidden field must echo this cookie's random value.
@@ -23,16 +24,10 @@ LOGIN_CSRF_COOKIE = "gnomon_login_csrf"
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
-    """The user of a valid UI session."""
+    """The user of a valid UI session, and the session's CSRF token."""
 
-    username: str
-    role: Role
-    token_id: int
+    user: access.Principal
     csrf: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
 
 
 def current(config: ApiConfig, request: Request) -> SignedIn | None:
@@ -40,25 +35,22 @@ def current(config: ApiConfig, request: Request) -> SignedIn | None:
     secret = request.cookies.get(access.SESSION_COOKIE)
     if not secret:
         return None
-    with config.read() as session:
-        found = tokens.resolve(session, secret, (TokenKind.SESSION,), utcnow())
-    if found is None:
-        return None
-    token, user = found
-    return SignedIn(user.username, user.role, token.id, access.csrf_token(secret))
+    user = deps.principal_of(config, secret, (TokenKind.SESSION,))
+    return None if user is None else SignedIn(user, access.csrf_token(secret))
 
 
 def log_in(config: ApiConfig, username: str, password: str) -> str | None:
     """A new session's secret if the credentials are right, else None."""
-    now = utcnow()
     with config.write() as session:
-        user = users.authenticate(session, username, password, now)
-        if user is None:
-            return None
-        secret, _ = tokens.issue(
-            session, user.id, TokenKind.SESSION, expires_at=now + config.session_lifetime
+        issued = tokens.log_in(
+            session,
+            username,
+            password,
+            TokenKind.SESSION,
+            now=utcnow(),
+            lifetime=config.session_lifetime,
         )
-    return secret
+    return None if issued is None else issued[0]
 
 
 def log_out(config: ApiConfig, token_id: int) -> None:

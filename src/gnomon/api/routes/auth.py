@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from gnomon.api import errors
 from gnomon.api.deps import AsViewer, Config
-from gnomon.store import tokens, users
+from gnomon.store import tokens
 from gnomon.store.columns import utcnow
 from gnomon.store.models import Role, TokenKind
 
@@ -41,14 +41,19 @@ class Me(BaseModel):
 )
 def create_token(body: Credentials, cfg: Config, request: Request) -> TokenOut:
     request.state.username = body.username
-    now = utcnow()
-    expires_at = now + cfg.token_lifetime
     with cfg.write() as session:
-        user = users.authenticate(session, body.username, body.password, now)
-        if user is None:
-            raise errors.Unauthenticated("wrong username or password")
-        secret, _ = tokens.issue(session, user.id, TokenKind.LOGIN, expires_at=expires_at)
-    return TokenOut(access_token=secret, expires_at=expires_at)
+        issued = tokens.log_in(
+            session,
+            body.username,
+            body.password,
+            TokenKind.LOGIN,
+            now=utcnow(),
+            lifetime=cfg.token_lifetime,
+        )
+    if issued is None:
+        raise errors.Unauthenticated("wrong username or password")
+    secret, token = issued
+    return TokenOut(access_token=secret, expires_at=token.expires_at)
 
 
 @router.get("/me", response_model=Me)

@@ -58,14 +58,10 @@ class ConnectionBody(BaseModel):
 
 def _listing(cfg: Config, conn_id: str) -> connections.ConnectionListing:
     with cfg.read() as session:
-        row = session.get(models.Connection, conn_id)
-        if row is None:
-            raise errors.NotFound(f"connection {conn_id!r} not found")
-        return connections.ConnectionListing(
-            connections.ConnectionSummary.from_row(row),
-            row.password is not None,
-            row.extra is not None,
-        )
+        found = connections.get_listing(session, conn_id)
+    if found is None:
+        raise errors.NotFound(f"connection {conn_id!r} not found")
+    return found
 
 
 @router.get("", response_model=Page[ConnectionOut], response_model_by_alias=True)

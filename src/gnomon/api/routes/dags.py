@@ -8,10 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from gnomon import access
 from gnomon.api import deps, errors
 from gnomon.api.deps import AsUser, AsViewer, Config
 from gnomon.api.pagination import Page, PagingParams
@@ -19,7 +17,7 @@ from gnomon.api.schemas import RunSummary
 from gnomon.events import wakeups
 from gnomon.serialization.model import SerializedDag
 from gnomon.store import dags as stored_dags
-from gnomon.store import import_errors, models, runs
+from gnomon.store import import_errors, runs
 
 router = APIRouter(prefix="/dags", tags=["dags"], responses=errors.RESPONSES)
 
@@ -101,29 +99,22 @@ class ImportErrorOut(BaseModel):
     created_at: datetime
 
 
-def visible(principal: access.Principal) -> Any:
-    """The SQL condition on ``dags`` of the DAGs ``principal`` may see."""
-    if principal.is_admin:
-        return True
-    return or_(models.Dag.team.is_(None), models.Dag.team.in_(sorted(principal.teams)))
-
-
-def _summary(row: models.Dag, recent: list[runs.Run]) -> dict[str, Any]:
+def _summary(dag: stored_dags.Dag, recent: list[runs.Run]) -> dict[str, Any]:
     return {
-        "dag_id": row.dag_id,
-        "is_paused": row.is_paused,
-        "is_active": row.is_active,
-        "team": row.team,
-        "tags": list(row.tags),
-        "fileloc": row.fileloc,
-        "description": row.description,
-        "schedule": row.schedule_summary,
-        "next_dagrun_logical_date": row.next_dagrun_logical_date,
-        "next_dagrun_create_after": row.next_dagrun_create_after,
-        "max_active_runs": row.max_active_runs,
-        "max_active_tasks": row.max_active_tasks,
-        "latest_version_id": row.latest_version_id,
-        "last_parsed_at": row.last_parsed_at,
+        "dag_id": dag.dag_id,
+        "is_paused": dag.is_paused,
+        "is_active": dag.is_active,
+        "team": dag.team,
+        "tags": list(dag.tags),
+        "fileloc": dag.fileloc,
+        "description": dag.description,
+        "schedule": dag.schedule_summary,
+        "next_dagrun_logical_date": dag.next_dagrun_logical_date,
+        "next_dagrun_create_after": dag.next_dagrun_create_after,
+        "max_active_runs": dag.max_active_runs,
+        "max_active_tasks": dag.max_active_tasks,
+        "latest_version_id": dag.latest_version_id,
+        "last_parsed_at": dag.last_parsed_at,
         "recent_runs": [RunSummary.of(r) for r in recent],
     }
 
@@ -141,45 +132,21 @@ def list_dags(
     only_active: Annotated[bool, Query(description="Hide DAGs whose file is gone.")] = True,
 ) -> Page[DagSummary]:
     """DAGs by id, each with its latest runs."""
-    conditions = [visible(principal)]
-    if paused is not None:
-        conditions.append(models.Dag.is_paused.is_(paused))
-    if only_active:
-        conditions.append(models.Dag.is_active.is_(True))
-    if dag_id_pattern:
-        escaped = dag_id_pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(models.Dag.dag_id.contains(escaped, escape="\\"))
+    where = stored_dags.DagFilter(
+        teams=principal.team_scope,
+        paused=paused,
+        only_active=only_active,
+        id_contains=dag_id_pattern,
+        tags=frozenset(tags or ()),
+    )
     with cfg.read() as session:
-        if tags:
-            wanted = set(tags)
-            rows = session.execute(
-                select(models.Dag.dag_id, models.Dag.tags).where(*conditions)
-            ).all()
-            ids = sorted(dag_id for dag_id, dag_tags in rows if wanted <= set(dag_tags))
-            total = len(ids)
-            page_ids = ids[paging.offset : paging.offset + paging.limit]
-            found = session.scalars(
-                select(models.Dag)
-                .where(models.Dag.dag_id.in_(page_ids))
-                .order_by(models.Dag.dag_id)
-            ).all()
-        else:
-            total = (
-                session.scalar(select(func.count()).select_from(models.Dag).where(*conditions)) or 0
-            )
-            found = session.scalars(
-                select(models.Dag)
-                .where(*conditions)
-                .order_by(models.Dag.dag_id)
-                .limit(paging.limit)
-                .offset(paging.offset)
-            ).all()
-        recent = runs.latest_of_dags(session, [r.dag_id for r in found], RECENT_RUNS)
-        items = [DagSummary(**_summary(row, recent[row.dag_id])) for row in found]
+        found, total = stored_dags.page(session, where, limit=paging.limit, offset=paging.offset)
+        recent = runs.latest_of_dags(session, [d.dag_id for d in found], RECENT_RUNS)
+    items = [DagSummary(**_summary(dag, recent[dag.dag_id])) for dag in found]
     return Page.of(items, total, paging)
 
 
-def _detail(session: Session, row: models.Dag) -> DagDetail:
+def _detail(session: Session, row: stored_dags.Dag) -> DagDetail:
     recent = runs.latest_of_dags(session, [row.dag_id], RECENT_RUNS)[row.dag_id]
     version = stored_dags.latest_version(session, row.dag_id)
     dag = SerializedDag.from_json(version.serialized) if version else None
@@ -256,27 +223,16 @@ def list_versions(
     """The DAG's stored versions, newest first."""
     with cfg.read() as session:
         deps.visible_dag(session, principal, dag_id)
-        where = models.DagVersion.dag_id == dag_id
-        total = session.scalar(select(func.count()).select_from(models.DagVersion).where(where))
-        rows = session.execute(
-            select(
-                models.DagVersion.id,
-                models.DagVersion.version_hash,
-                models.DagVersion.fileloc,
-                models.DagVersion.created_at,
-            )
-            .where(where)
-            .order_by(models.DagVersion.id.desc())
-            .limit(paging.limit)
-            .offset(paging.offset)
-        ).all()
+        found, total = stored_dags.versions_page(
+            session, dag_id, limit=paging.limit, offset=paging.offset
+        )
     items = [
         DagVersionOut(
-            id=r.id, version_hash=r.version_hash, fileloc=r.fileloc, created_at=r.created_at
+            id=v.id, version_hash=v.version_hash, fileloc=v.fileloc, created_at=v.created_at
         )
-        for r in rows
+        for v in found
     ]
-    return Page.of(items, total or 0, paging)
+    return Page.of(items, total, paging)
 
 
 @router.get(
@@ -291,8 +247,8 @@ def get_source(
     """The code of the DAG file as stored with one version."""
     with cfg.read() as session:
         deps.visible_dag(session, principal, dag_id)
-        row = session.get(models.DagVersion, version_id)
-        if row is None or row.dag_id != dag_id:
+        row = stored_dags.version(session, dag_id, version_id)
+        if row is None:
             raise errors.NotFound(f"DAG {dag_id!r} has no version {version_id}")
         return DagSource(
             version_id=row.id,

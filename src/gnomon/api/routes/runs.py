@@ -7,21 +7,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from gnomon import access
 from gnomon.api import deps, errors, lookups
 from gnomon.api.deps import AsUser, AsViewer, Config
 from gnomon.api.pagination import Page, Paging, PagingParams
-from gnomon.api.routes.dags import visible
 from gnomon.api.schemas import RunSummary
 from gnomon.events import wakeups
 from gnomon.scheduler import clearing, creation, marking
 from gnomon.scheduler.exceptions import DagNotFound, RunExists, SchedulerError
 from gnomon.scheduler.reports import run_report
 from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics import timetables
 from gnomon.semantics.states import RunState, TaskState
-from gnomon.store import models, runs, task_instances
+from gnomon.store import dags as stored_dags
+from gnomon.store import runs, task_instances
 
 router = APIRouter(tags=["runs"], responses=errors.RESPONSES)
 
@@ -102,9 +102,7 @@ class ChangeReport(BaseModel):
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    return None if value is None else timetables.utc(value)
 
 
 def _page(
@@ -164,11 +162,9 @@ def _visible_dag_ids(
 ) -> list[str] | None:
     if principal.is_admin and not wanted:
         return None
-    stmt = select(models.Dag.dag_id).where(visible(principal))
-    if wanted:
-        stmt = stmt.where(models.Dag.dag_id.in_(wanted))
+    where = stored_dags.DagFilter(teams=principal.team_scope, only_active=False)
     with cfg.read() as session:
-        return list(session.scalars(stmt))
+        return stored_dags.ids(session, where, among=wanted)
 
 
 @router.post("/dags/{dag_id}/runs", response_model=RunSummary)

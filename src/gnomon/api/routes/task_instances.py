@@ -12,7 +12,6 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from gnomon import access
 from gnomon.api import errors, logs, lookups
@@ -21,7 +20,7 @@ from gnomon.api.deps import AsViewer, Config
 from gnomon.api.pagination import Page, PagingParams
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import IN_FLIGHT, TaskState
-from gnomon.store import models, tries
+from gnomon.store import tries, xcoms
 
 router = APIRouter(
     prefix="/dags/{dag_id}/runs/{run_id}/tasks/{task_id}",
@@ -198,21 +197,11 @@ def list_xcoms(
     with cfg.read() as session:
         run = lookups.visible_run(session, principal, dag_id, run_id)
         lookups.instance(session, run, task_id, map_index)
-        where = (
-            models.XCom.dag_run_id == run.id,
-            models.XCom.task_id == task_id,
-            models.XCom.map_index == map_index,
+        found, total = xcoms.of_instance(
+            session, run.id, task_id, map_index, limit=paging.limit, offset=paging.offset
         )
-        total = session.scalar(select(func.count()).select_from(models.XCom).where(*where))
-        rows = session.execute(
-            select(models.XCom.key, models.XCom.map_index, models.XCom.value)
-            .where(*where)
-            .order_by(models.XCom.key)
-            .limit(paging.limit)
-            .offset(paging.offset)
-        ).all()
-    items = [XComOut(key=r.key, map_index=r.map_index, value=r.value) for r in rows]
-    return Page.of(items, total or 0, paging)
+    items = [XComOut(key=x.key, map_index=x.map_index, value=x.value) for x in found]
+    return Page.of(items, total, paging)
 
 
 def _read_log(
