@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from gnomon.scheduler.exceptions import SchedulerError
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.planning import TIKey
-from gnomon.semantics.states import FAILED_STATES, FINISHED, HOLDS_SLOT, RunState, TaskState
+from gnomon.semantics.states import (
+    FAILED_STATES,
+    FINISHED,
+    FINISHED_RUN,
+    HOLDS_SLOT,
+    RunState,
+    TaskState,
+)
 from gnomon.serialization.model import SerializedDag
 from gnomon.store import models, runs, task_instances, transitions, xcoms
 
@@ -144,13 +151,20 @@ def apply(
         if won:
             xcoms.clear(session, run.id, ti.task_id, ti.map_index)
             cleared.append(ti.key)
-    if cleared and run.state in (RunState.SUCCESS, RunState.FAILED):
+    if cleared:
+        requeue_if_finished(session, run, now)
+    return sorted(cleared)
+
+
+def requeue_if_finished(session: Session, run: runs.Run, now: datetime) -> None:
+    """Put a finished run whose instances changed by hand back to ``queued``, so that the
+    scheduler decides its state again."""
+    if run.state in FINISHED_RUN:
         transitions.set_run_state(
             session,
             run.id,
-            expected=(RunState.SUCCESS, RunState.FAILED),
+            expected=tuple(FINISHED_RUN),
             new=RunState.QUEUED,
             end_date=None,
             queued_at=now,
         )
-    return sorted(cleared)

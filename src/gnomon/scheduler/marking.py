@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gnomon.scheduler import clearing
 from gnomon.scheduler.exceptions import SchedulerError
 from gnomon.scheduler.versions import VersionCache
-from gnomon.semantics.states import FINISHED, FINISHED_RUN, RunState, TaskState
+from gnomon.semantics.states import FINISHED, RunState, TaskState
 from gnomon.store import runs, task_instances, transitions
 
 #: The states a mark may set.
@@ -77,13 +77,6 @@ def mark(
     if task_ids is None:
         others = [s for s in RunState if s != new_run_state]
         transitions.set_run_state(session, run.id, expected=others, new=new_run_state, end_date=now)
-    elif won and run.state in FINISHED_RUN:
-        transitions.set_run_state(
-            session,
-            run.id,
-            expected=tuple(FINISHED_RUN),
-            new=RunState.QUEUED,
-            end_date=None,
-            queued_at=now,
-        )
+    elif won:
+        clearing.requeue_if_finished(session, run, now)
     return [by_id[i] for i in sorted(won)]
