@@ -11,6 +11,11 @@ from gnomon.semantics.states import RunState
 from gnomon.store import runs
 
 
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """How long something that started and ended took; None until it has done both."""
+    return (end - start).total_seconds() if start and end else None
+
+
 class RunSummary(BaseModel):
     """A DAG run (the fields of ``gnomon runs list --output json``)."""
 
@@ -31,11 +36,6 @@ class RunSummary(BaseModel):
 
     @classmethod
     def of(cls, run: runs.Run) -> RunSummary:
-        duration = (
-            (run.end_date - run.start_date).total_seconds()
-            if run.start_date and run.end_date
-            else None
-        )
         return cls(
             dag_id=run.dag_id,
             run_id=run.run_id,
@@ -49,6 +49,6 @@ class RunSummary(BaseModel):
             queued_at=run.queued_at,
             start_date=run.start_date,
             end_date=run.end_date,
-            duration=duration,
+            duration=seconds_between(run.start_date, run.end_date),
             dag_version_id=run.dag_version_id,
         )

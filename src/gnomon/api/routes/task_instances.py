@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from gnomon import access
-from gnomon.api import errors, logs, lookups
+from gnomon.api import errors, logs, lookups, schemas
 from gnomon.api.config import ApiConfig
 from gnomon.api.deps import AsViewer, Config
 from gnomon.api.pagination import Page, PagingParams
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import IN_FLIGHT, TaskState
-from gnomon.store import tries, xcoms
+from gnomon.store import runs, task_instances, tries, xcoms
 
 router = APIRouter(
     prefix="/dags/{dag_id}/runs/{run_id}/tasks/{task_id}",
@@ -31,6 +33,32 @@ router = APIRouter(
 MapIndex = Annotated[int, Query(ge=-1, le=2**31 - 1, description="The map index (-1: not mapped).")]
 Offset = Annotated[int, Query(ge=0, le=2**62, description="The byte to read from.")]
 TryNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="The try, from 1.")]
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePath:
+    """The task instance a request's path and ``map_index`` name."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+
+    def find(
+        self, session: Session, principal: access.Principal
+    ) -> tuple[runs.Run, task_instances.TI]:
+        """Its run and the instance itself, if the caller may see the DAG; else 404."""
+        run = lookups.visible_run(session, principal, self.dag_id, self.run_id)
+        return run, lookups.instance(session, run, self.task_id, self.map_index)
+
+
+def _instance_path(
+    dag_id: str, run_id: str, task_id: str, map_index: MapIndex = -1
+) -> InstancePath:
+    return InstancePath(dag_id, run_id, task_id, map_index)
+
+
+Instance = Annotated[InstancePath, Depends(_instance_path)]
 
 #: How often the log stream looks for more.
 STREAM_POLL = 0.2
@@ -52,9 +80,6 @@ class TryOut(BaseModel):
 
     @classmethod
     def of(cls, t: tries.Try) -> TryOut:
-        duration = (
-            (t.end_date - t.start_date).total_seconds() if t.start_date and t.end_date else None
-        )
         return cls(
             try_number=t.try_number,
             state=t.state,
@@ -64,7 +89,7 @@ class TryOut(BaseModel):
             queue=t.queue,
             start_date=t.start_date,
             end_date=t.end_date,
-            duration=duration,
+            duration=schemas.seconds_between(t.start_date, t.end_date),
             exit_reason=t.exit_reason,
             error=t.error,
             log_location=t.log_location,
@@ -109,19 +134,11 @@ class LogChunk(BaseModel):
 
 
 @router.get("", response_model=TaskInstanceOut)
-def get_task_instance(
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    cfg: Config,
-    principal: AsViewer,
-    map_index: MapIndex = -1,
-) -> TaskInstanceOut:
+def get_task_instance(where: Instance, cfg: Config, principal: AsViewer) -> TaskInstanceOut:
     """One task instance, its task's fields and its tries."""
     with cfg.read() as session:
-        run = lookups.visible_run(session, principal, dag_id, run_id)
-        ti = lookups.instance(session, run, task_id, map_index)
-        task = VersionCache().get(session, run.dag_version_id).dag.tasks.get(task_id)
+        run, ti = where.find(session, principal)
+        task = VersionCache().get(session, run.dag_version_id).dag.tasks.get(ti.task_id)
         attempts = tries.of_instances(session, [ti.id]).get(ti.id, [])
     return TaskInstanceOut(
         dag_id=ti.dag_id,
@@ -149,74 +166,43 @@ def get_task_instance(
 
 @router.get("/tries", response_model=Page[TryOut])
 def list_tries(
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    cfg: Config,
-    principal: AsViewer,
-    paging: PagingParams,
-    map_index: MapIndex = -1,
+    where: Instance, cfg: Config, principal: AsViewer, paging: PagingParams
 ) -> Page[TryOut]:
     """The instance's tries, first first."""
     with cfg.read() as session:
-        run = lookups.visible_run(session, principal, dag_id, run_id)
-        ti = lookups.instance(session, run, task_id, map_index)
+        _, ti = where.find(session, principal)
         attempts = tries.of_instances(session, [ti.id]).get(ti.id, [])
     chosen = attempts[paging.offset : paging.offset + paging.limit]
     return Page.of([TryOut.of(t) for t in chosen], len(attempts), paging)
 
 
 @router.get("/tries/{try_number}", response_model=TryOut)
-def get_try(
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    try_number: TryNumber,
-    cfg: Config,
-    principal: AsViewer,
-    map_index: MapIndex = -1,
-) -> TryOut:
+def get_try(where: Instance, try_number: TryNumber, cfg: Config, principal: AsViewer) -> TryOut:
     """One try: where it ran, when, how it ended, where its log is."""
     with cfg.read() as session:
-        run = lookups.visible_run(session, principal, dag_id, run_id)
-        ti = lookups.instance(session, run, task_id, map_index)
+        _, ti = where.find(session, principal)
         return TryOut.of(lookups.attempt(session, ti, try_number))
 
 
 @router.get("/xcoms", response_model=Page[XComOut])
 def list_xcoms(
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    cfg: Config,
-    principal: AsViewer,
-    paging: PagingParams,
-    map_index: MapIndex = -1,
+    where: Instance, cfg: Config, principal: AsViewer, paging: PagingParams
 ) -> Page[XComOut]:
     """What the instance pushed, by key."""
     with cfg.read() as session:
-        run = lookups.visible_run(session, principal, dag_id, run_id)
-        lookups.instance(session, run, task_id, map_index)
+        run, ti = where.find(session, principal)
         found, total = xcoms.of_instance(
-            session, run.id, task_id, map_index, limit=paging.limit, offset=paging.offset
+            session, run.id, ti.task_id, ti.map_index, limit=paging.limit, offset=paging.offset
         )
     items = [XComOut(key=x.key, map_index=x.map_index, value=x.value) for x in found]
     return Page.of(items, total, paging)
 
 
 def _read_log(
-    cfg: ApiConfig,
-    principal: access.Principal,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: int,
-    try_number: int,
-    offset: int,
+    cfg: ApiConfig, principal: access.Principal, where: InstancePath, try_number: int, offset: int
 ) -> LogChunk:
     with cfg.read() as session:
-        run = lookups.visible_run(session, principal, dag_id, run_id)
-        ti = lookups.instance(session, run, task_id, map_index)
+        _, ti = where.find(session, principal)
         attempt = lookups.attempt(session, ti, try_number)
     finished = attempt.state not in IN_FLIGHT
     if attempt.log_location is None:
@@ -231,17 +217,14 @@ def _read_log(
 
 @router.get("/tries/{try_number}/logs", response_model=LogChunk)
 def get_log(
-    dag_id: str,
-    run_id: str,
-    task_id: str,
+    where: Instance,
     try_number: TryNumber,
     cfg: Config,
     principal: AsViewer,
-    map_index: MapIndex = -1,
     offset: Offset = 0,
 ) -> LogChunk:
     """The try's log from byte ``offset`` (at most 1 MiB); go on from ``next_offset``."""
-    return _read_log(cfg, principal, dag_id, run_id, task_id, map_index, try_number, offset)
+    return _read_log(cfg, principal, where, try_number, offset)
 
 
 @router.get(
@@ -250,19 +233,16 @@ def get_log(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def stream_log(
-    dag_id: str,
-    run_id: str,
-    task_id: str,
+    where: Instance,
     try_number: TryNumber,
     cfg: Config,
     principal: AsViewer,
-    map_index: MapIndex = -1,
     offset: Offset = 0,
 ) -> StreamingResponse:
     """The try's log as server-sent events: ``data: {"content", "next_offset"}`` as it
     grows, then ``event: end`` once the try has finished and all of it was sent."""
     # The first read answers 404 before the stream starts if the try does not exist.
-    first = _read_log(cfg, principal, dag_id, run_id, task_id, map_index, try_number, offset)
+    first = _read_log(cfg, principal, where, try_number, offset)
 
     async def events() -> AsyncIterator[str]:
         chunk = first
@@ -276,15 +256,7 @@ def stream_log(
             if not chunk.content:
                 await anyio.sleep(STREAM_POLL)
             chunk = await anyio.to_thread.run_sync(
-                _read_log,
-                cfg,
-                principal,
-                dag_id,
-                run_id,
-                task_id,
-                map_index,
-                try_number,
-                chunk.next_offset,
+                _read_log, cfg, principal, where, try_number, chunk.next_offset
             )
 
     return StreamingResponse(
