@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from pydantic import Field
@@ -36,6 +36,7 @@ _DEFAULT_TEXT: Mapping[str, str] = MappingProxyType(
         "db_url": "sqlite:///$GNOMON_HOME/gnomon.db",
         "parallelism": "the number of CPUs",
         "team_folders": "{}",
+        "log_storage_options": "{}",
     }
 )
 #: Settings that only an environment variable may set.
@@ -159,6 +160,99 @@ class Settings(BaseSettings):
             "postgresql+psycopg://user:password@host:5432/dbname."
         ),
     )
+    executor: Literal["local", "celery"] = Field(
+        default="local",
+        description=(
+            "Where the scheduler sends tries: local (warm processes on the scheduler's "
+            "machine) or celery (workers started with `gnomon worker`, through the broker)."
+        ),
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description=(
+            "The Celery broker, for the celery executor and `gnomon worker`: "
+            "redis://host:6379/0 or amqp://user:password@host:5672//."
+        ),
+    )
+    broker_visibility_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Redis broker: seconds before a message a worker took but did not acknowledge is "
+            "delivered again. Harmless for long tasks: a try starts once, a second delivery "
+            "is dropped."
+        ),
+    )
+    task_queued_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Seconds a try may stay queued (sent to the broker, not started by any worker) "
+            "before the scheduler takes it back and queues the task again (a lost message)."
+        ),
+    )
+    execution_api_url: str | None = Field(
+        default=None,
+        description=(
+            "`gnomon worker`: the execution API it reports to, e.g. "
+            "http://api-host:8080/execution/v1 (workers need no database settings)."
+        ),
+    )
+    execution_token_lifetime: float = Field(
+        default=600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Seconds a running try's execution API token stays valid; each heartbeat renews it."
+        ),
+    )
+    worker_log_server_port: int = Field(
+        default=8793,
+        ge=0,
+        le=65535,
+        description=(
+            "`gnomon worker`: the port on which it serves its running tries' logs to the API "
+            "(0: any free port)."
+        ),
+    )
+    worker_hostname: str | None = Field(
+        default=None,
+        description=(
+            "`gnomon worker`: the name the API reaches this machine by, for live logs "
+            "(default: the host name)."
+        ),
+    )
+    log_url: str | None = Field(
+        default=None,
+        description=(
+            "Where finished tries' logs are kept: any fsspec URL, e.g. "
+            "s3://bucket/gnomon-logs (default: the local logs folder, $GNOMON_HOME/logs)."
+        ),
+    )
+    log_storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Options for log_url's file system (fsspec storage options), e.g. "
+            '{"endpoint_url": "http://s3.internal:8333"} for an S3-compatible store. In '
+            "gnomon.toml a table [log_storage_options]; in the environment a JSON object."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="The format of the components' own logs on stderr: text or json (one "
+        "object per line).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description=(
+            "`gnomon scheduler` and `gnomon worker`: serve Prometheus metrics on this port "
+            "(off by default; the API always serves /metrics)."
+        ),
+    )
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -168,7 +262,7 @@ class Settings(BaseSettings):
             return {**data, "dags_folder": Path(home) / "dags"}
         return data
 
-    @pydantic.field_validator("team_folders", mode="before")
+    @pydantic.field_validator("team_folders", "log_storage_options", mode="before")
     @classmethod
     def _team_folders_from_json(cls, value: Any) -> Any:
         if isinstance(value, str):

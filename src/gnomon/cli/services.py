@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import signal
@@ -17,7 +16,7 @@ import click
 from sqlalchemy import Engine
 
 from gnomon import settings as settings_module
-from gnomon.cli import database
+from gnomon.cli import database, logging_setup
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dag_processor import processor as dag_processing
 from gnomon.dagfiles import bag
@@ -49,14 +48,6 @@ def _stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return stop
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def _scheduler(
@@ -97,7 +88,7 @@ def _run(scheduler: Scheduler, stop: threading.Event) -> None:
 @common_options()
 def scheduler_command(common: Common) -> None:
     """Run the scheduler and its local executor until Ctrl-C or SIGTERM."""
-    _configure_logging()
+    logging_setup.configure(common.settings)
     with database.engine(common.settings, pre_ping=False) as engine:
         scheduler = _scheduler(common.settings, engine, common.dags_folder, JobType.SCHEDULER)
         _run(scheduler, _stop_on_signals())
@@ -119,7 +110,7 @@ def standalone(common: Common, host: str, port: int) -> None:
 
     The first start creates the user ``admin`` with a random password, printed once and kept
     in ``$GNOMON_HOME/standalone_admin_password.txt`` (readable by you only)."""
-    _configure_logging()
+    logging_setup.configure(common.settings)
     settings = common.settings
     settings.home.mkdir(parents=True, exist_ok=True)
     if not common.dags_folder.is_dir():

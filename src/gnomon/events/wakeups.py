@@ -16,6 +16,9 @@ import os
 import socket
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 _PREFIX = "wakeup-"
 
 
@@ -87,3 +90,20 @@ def notify(home: Path) -> int:
                 # Its queue is full: it has plenty of wake-ups pending already.
                 reached += 1
     return reached
+
+
+#: The Postgres channel schedulers LISTEN on (issue 5: wake-ups across machines).
+CHANNEL = "gnomon_wakeup"
+
+
+def announce(session: Session, *, run_pk: int | None = None) -> None:
+    """Inside a transaction on Postgres: wake every scheduler when it commits (``NOTIFY`` is
+    delivered at commit, never for a rollback). ``run_pk`` names the run whose instances
+    changed, so a scheduler plans that run only; without it, everything may have changed.
+    On SQLite it does nothing (use :func:`notify` after the commit)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    payload = f"run:{run_pk}" if run_pk is not None else "*"
+    session.execute(
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+    )

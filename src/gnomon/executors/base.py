@@ -33,6 +33,8 @@ class Workload:
     log_path: str
     timeout: float | None
     queue: str = "default"
+    #: The log's path relative to the logs folder (the same on every machine).
+    log_relpath: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class Workload:
             "log_path": self.log_path,
             "timeout": self.timeout,
             "queue": self.queue,
+            "log_relpath": self.log_relpath,
         }
 
     @classmethod

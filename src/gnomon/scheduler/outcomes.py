@@ -17,14 +17,15 @@ from gnomon.semantics.states import HOLDS_SLOT, TaskState
 from gnomon.store import models, runs, task_instances, transitions, tries, xcoms
 
 
-def started(session: Session, event: TryStarted, now: datetime) -> None:
-    """The try's process is running: ``queued -> running`` for the try and its instance.
+def started(session: Session, event: TryStarted, now: datetime) -> bool:
+    """The try's process is running: ``queued -> running`` for the try and its instance;
+    True if this call moved it (a try starts once: a second start of the same try loses).
 
     Race: the try was already given up (a zombie sweep, an operator) before its start was
     reported; the transitions lose and the late start changes nothing."""
     attempt = tries.get(session, event.try_id)
     if attempt is None:
-        return
+        return False
     won = transitions.set_try_state(
         session,
         event.try_id,
@@ -46,6 +47,7 @@ def started(session: Session, event: TryStarted, now: datetime) -> None:
             hostname=event.hostname,
             pid=event.pid,
         )
+    return won
 
 
 def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:

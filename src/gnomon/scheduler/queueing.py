@@ -104,9 +104,8 @@ class Queuer:
     ) -> Workload:
         version = cache.get(session, run.dag_version_id)
         task = version.dag.tasks[ti.task_id]
-        log_path = self.context.logs_folder / try_log_path(
-            run.dag_id, run.run_id, ti.key, try_number
-        )
+        log_relpath = try_log_path(run.dag_id, run.run_id, ti.key, try_number)
+        log_path = self.context.logs_folder / log_relpath
         try_id = tries.add(
             session,
             ti_id=ti.id,
@@ -143,4 +142,5 @@ class Queuer:
             log_path=str(log_path),
             timeout=task.execution_timeout.total_seconds() if task.execution_timeout else None,
             queue=ti.queue,
+            log_relpath=str(log_relpath),
         )
