@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import gnomon
-from bench import cpu, dags, databases, forking, metrics, ui
+from bench import celery, cpu, dags, databases, forking, metrics, ui
 from bench.harness import BenchError, Harness, TryRecord
 from bench.phases import PassProfiler, PhaseTimer
 from gnomon.semantics.states import RunState
@@ -91,7 +91,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="extra parallelism values for the fan-out, comma-separated ('' for none)",
     )
     parser.add_argument(
-        "--scenarios", default="chain,fanout,ui", help="comma-separated: chain, fanout, ui"
+        "--scenarios",
+        default="chain,fanout,ui,celery",
+        help="comma-separated: chain, fanout, ui, celery (Postgres only)",
+    )
+    parser.add_argument(
+        "--broker-url",
+        default=os.environ.get("GNOMON_BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        help="the Celery scenario's broker",
+    )
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=4, help="each Celery worker's pool size"
     )
     parser.add_argument(
         "--phases", action="store_true", help="add the scheduler's time per phase of a pass"
@@ -277,6 +287,25 @@ def main(argv: list[str] | None = None) -> int:
                         result = ui.measure(url, Path(tmp))
                     _say(f"  {name} ui_api: {json.dumps(result['metrics'])}")
                     results.append({"backend": name, "version": backend.version, **result})
+                if name == "postgres" and "celery" in options.scenarios.split(","):
+                    for schedulers in (1, 2):
+                        _say(f"{name} celery with {schedulers} scheduler(s) ...")
+                        with (
+                            tempfile.TemporaryDirectory(prefix="gnomon-bench-") as tmp,
+                            backend.database(Path(tmp)) as url,
+                        ):
+                            result = celery.measure(
+                                url,
+                                Path(tmp),
+                                options.broker_url,
+                                schedulers=schedulers,
+                                chain_length=options.chain_length,
+                                chain_runs=options.chain_runs,
+                                fanout_width=options.fanout_width,
+                                concurrency=options.worker_concurrency,
+                            )
+                        _say(f"  {name} celery: {json.dumps(result['metrics'])}")
+                        results.append({"backend": name, "version": backend.version, **result})
             finally:
                 backend.close()
         except databases.PostgresUnavailable as exc:

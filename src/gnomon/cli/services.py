@@ -20,6 +20,8 @@ from gnomon.cli import database, logging_setup
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dag_processor import processor as dag_processing
 from gnomon.dagfiles import bag
+from gnomon.executors.base import Executor
+from gnomon.executors.celery import CeleryExecutor
 from gnomon.executors.local import LocalExecutor
 from gnomon.runtime import lifeline
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
@@ -55,12 +57,7 @@ def _scheduler(
 ) -> Scheduler:
     """The scheduler and its local executor. ``engine`` need not pre-ping: the loop retries a
     pass that lost its connection."""
-    executor = LocalExecutor(
-        parallelism=settings.parallelism,
-        db_url=settings.database_url(),
-        kill_grace=settings.kill_grace,
-        xcom_max_bytes=settings.xcom_max_bytes,
-    )
+    executor = _executor(settings)
     config = SchedulerConfig(
         home=settings.home,
         dags_folder=dags_folder,
@@ -72,6 +69,27 @@ def _scheduler(
         job_type=job_type,
     )
     return Scheduler(store_db.session_factory(engine), executor, config)
+
+
+def _executor(settings: settings_module.Settings) -> Executor:
+    """The executor the settings name: local warm processes, or Celery workers."""
+    if settings.executor == "celery":
+        if not settings.broker_url:
+            raise CliError(
+                "GNOMON_EXECUTOR=celery needs GNOMON_BROKER_URL (redis://... or amqp://...)"
+            )
+        return CeleryExecutor(
+            broker_url=settings.broker_url,
+            token_key=database.execution_key(settings),
+            queued_timeout=settings.task_queued_timeout,
+            visibility_timeout=settings.broker_visibility_timeout,
+        )
+    return LocalExecutor(
+        parallelism=settings.parallelism,
+        db_url=settings.database_url(),
+        kill_grace=settings.kill_grace,
+        xcom_max_bytes=settings.xcom_max_bytes,
+    )
 
 
 def _run(scheduler: Scheduler, stop: threading.Event) -> None:

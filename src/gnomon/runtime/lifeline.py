@@ -17,10 +17,10 @@ ENV = "GNOMON_DIE_WITH_PARENT"
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Get SIGTERM when ``parent_pid`` (this process' parent) dies; exit now if it has."""
+def die_with_parent(parent_pid: int, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Get ``sig`` when ``parent_pid`` (this process' parent) dies; exit now if it has."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
     if os.getppid() != parent_pid:
         os._exit(1)
 

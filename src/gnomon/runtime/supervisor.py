@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from gnomon.runtime import lifeline
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.semantics.states import TaskState
 
@@ -64,11 +65,15 @@ class FinishedTry:
     ended_at: datetime
 
 
-def _child_main(target: Callable[[], TryOutcome], output_fd: int, result_fd: int) -> None:
+def _child_main(
+    target: Callable[[], TryOutcome], output_fd: int, result_fd: int, parent: int | None
+) -> None:
     """In the forked child: wire up fds, run the target, report, and always _exit."""
     code = 0
     try:
         os.setpgid(0, 0)
+        if parent is not None:
+            lifeline.die_with_parent(parent, signal.SIGKILL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -104,9 +109,16 @@ class Supervisor:
     """Starts tries as forked children and reports each one's end."""
 
     def __init__(
-        self, *, kill_grace: float = DEFAULT_KILL_GRACE, close_in_child: tuple[int, ...] = ()
+        self,
+        *,
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        close_in_child: tuple[int, ...] = (),
+        die_with_parent: bool = False,
     ) -> None:
         self.kill_grace = kill_grace
+        #: Tries get SIGKILL when this process dies (a Celery pool process killed with -9
+        #: must not leave its try running unsupervised, to finish unreported).
+        self.die_with_parent = die_with_parent
         #: Descriptors of this process a try must not hold (a worker's channel to its
         #: executor: a try keeping it open would hide the worker's death).
         self.close_in_child = close_in_child
@@ -140,6 +152,7 @@ class Supervisor:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
             try:
@@ -148,7 +161,7 @@ class Supervisor:
                 for fd in self.close_in_child:
                     with contextlib.suppress(OSError):
                         os.close(fd)
-                _child_main(target, out_w, res_w)
+                _child_main(target, out_w, res_w, parent if self.die_with_parent else None)
             finally:
                 os._exit(70)  # never return into the parent's code (pytest, the CLI...)
         os.close(out_w)

@@ -1,0 +1,119 @@
+"""The Celery scenario: production mode as separate processes on this machine (Postgres, a
+Redis broker, the API, one or two schedulers with the Celery executor, two workers with no
+database settings), measuring a chain's hop latency and a fan-out's throughput.
+
+It drives the same process harness the production-mode tests use (``tests/support/cluster``),
+so the benchmark measures exactly what the tests prove correct.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bench import dags, metrics
+from bench.harness import BenchError, TryRecord
+from gnomon.semantics.states import RunState
+from gnomon.store import models
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+TARGET_HOP_MEDIAN_MS = 25.0
+TARGET_TASKS_PER_S = 300.0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _records(cluster: Any, run_pk: int) -> list[TryRecord]:
+    with cluster.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                models.TaskInstance.task_id,
+                models.TaskInstance.map_index,
+                models.TaskTry.state,
+                models.TaskInstance.queued_at,
+                models.TaskTry.start_date,
+                models.TaskTry.end_date,
+            )
+            .join(models.TaskTry, models.TaskTry.task_instance_id == models.TaskInstance.id)
+            .where(models.TaskInstance.dag_run_id == run_pk)
+        ).all()
+    return [
+        TryRecord(task_id, map_index, state.value, queued, start, end)
+        for task_id, map_index, state, queued, start, end in rows
+        if start is not None and end is not None
+    ]
+
+
+def _run(cluster: Any, dag_id: str, timeout: float = 600) -> list[TryRecord]:
+    [pk] = cluster.trigger(dag_id)
+    states = cluster.wait_runs([pk], timeout)
+    if states[pk] is not RunState.SUCCESS:
+        raise BenchError(f"celery run of {dag_id} ended {states[pk].value}")
+    return _records(cluster, pk)
+
+
+def measure(
+    db_url: str,
+    root: Path,
+    broker_url: str,
+    *,
+    schedulers: int,
+    chain_length: int,
+    chain_runs: int,
+    fanout_width: int,
+    concurrency: int,
+) -> dict[str, Any]:
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    from support.cluster import Cluster
+
+    folder = root / "dags"
+    folder.mkdir()
+    (folder / "chain.py").write_text(dags.chain(chain_length))
+    (folder / "fanout.py").write_text(dags.fanout(fanout_width))
+    cluster = Cluster(root / "cluster", db_url, broker_url, folder)
+    cluster.root.mkdir()
+    try:
+        cluster.sync_dags()
+        cluster.start_api()
+        for i in range(schedulers):
+            cluster.start_scheduler(f"scheduler-{i + 1}")
+        for i in range(2):
+            cluster.start_worker(f"worker-{i + 1}", ["default"], concurrency=concurrency)
+        began = time.perf_counter()
+        _run(cluster, dags.CHAIN_DAG_ID)  # warm-up: pool processes load the DAG
+        _say(f"  celery s{schedulers}: warm-up {time.perf_counter() - began:.2f}s")
+        chains = [_run(cluster, dags.CHAIN_DAG_ID) for _ in range(chain_runs)]
+        _run(cluster, dags.FANOUT_DAG_ID)  # warm-up of the fan-out DAG
+        fanned = _run(cluster, dags.FANOUT_DAG_ID)
+    finally:
+        cluster.close()
+    hops = metrics.chain_hops(chains)
+    throughput = metrics.fanout_throughput(fanned, "start")
+    hop_ms = hops["hop_ms"]
+    assert isinstance(hop_ms, dict)
+    return {
+        "scenario": f"celery_s{schedulers}",
+        "parameters": {
+            "executor": "celery (Redis broker, Postgres)",
+            "schedulers": schedulers,
+            "workers": 2,
+            "worker_concurrency": concurrency,
+            "chain": f"{chain_length} no-op tasks, {chain_runs} measured runs",
+            "fanout": f"start >> {fanout_width} no-op tasks",
+        },
+        "metrics": {
+            "chain": hops,
+            "fanout": throughput,
+            "target_hop_median_ms": TARGET_HOP_MEDIAN_MS,
+            "target_tasks_per_s": TARGET_TASKS_PER_S,
+            "meets_hop_target": hop_ms["median"] <= TARGET_HOP_MEDIAN_MS,
+            "meets_fanout_target": float(str(throughput["tasks_per_s"])) >= TARGET_TASKS_PER_S,
+        },
+    }

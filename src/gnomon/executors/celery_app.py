@@ -1,0 +1,67 @@
+"""The Celery application both sides build from the same settings: the scheduler publishes
+``run_try`` messages with it, ``gnomon worker`` consumes them.
+
+Celery only carries messages here. A try's state lives in Gnomon's database, reported by the
+worker through the execution API, so there is no result backend. What makes a worker dying
+or a broker restarting safe:
+
+- **Late acknowledgement** (``task_acks_late``, one message prefetched per process): a message
+  is acknowledged after its try ran. A worker killed before it claimed the try leaves the
+  message unacknowledged, and the broker delivers it to another worker.
+- **Idempotent starts**: a worker's first act is to claim the try through the execution API
+  (``queued -> running``, which one caller wins). A message delivered twice (a worker lost
+  after the claim, Redis' visibility timeout passing while a long try runs, a broker restart)
+  finds the try claimed and is dropped, so a try never runs twice and a long task is never run
+  again while it runs.
+- **The database notices the rest**: a claimed try whose worker died stops heartbeating and is
+  failed as a zombie (and retried); a try whose message was lost (Redis keeps nothing across a
+  restart here) is taken back after ``task_queued_timeout`` and queued again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+#: The Celery task that runs one try (name only: the scheduler never imports the worker side).
+RUN_TRY = "gnomon.run_try"
+DEFAULT_QUEUE = "default"
+
+
+def make_app(broker_url: str, *, visibility_timeout: float = 600.0) -> Celery:
+    app = Celery("gnomon", broker=broker_url, set_as_current=False)
+    options: dict[str, Any] = {}
+    if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
+        # Unacknowledged messages come back after this long; harmless (see above), so it may be
+        # short, which brings back the messages of a worker killed before it claimed them.
+        options["visibility_timeout"] = visibility_timeout
+    app.conf.update(
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=options,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        # A pool process killed mid-try: give the message back (its try, if claimed, is then
+        # refused at the claim and retried by the zombie sweep).
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=DEFAULT_QUEUE,
+        task_create_missing_queues=True,
+        task_publish_retry=True,
+        task_publish_retry_policy={
+            "max_retries": 5,
+            "interval_start": 0.0,
+            "interval_step": 0.2,
+            "interval_max": 1.0,
+        },
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_send_task_events=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        broker_heartbeat=10,
+    )
+    return app

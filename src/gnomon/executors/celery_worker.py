@@ -1,0 +1,138 @@
+"""The worker side of the Celery executor, run by ``gnomon worker``.
+
+Celery's prefork pool gives the warm processes: each pool process imports Gnomon and the
+operators once, keeps the DAG versions it loaded, and forks every try from itself through the
+remote runner (``executors.remote``), which claims the try, heartbeats and reports through the
+execution API. The worker never touches the database.
+
+Lifecycles:
+
+- **SIGTERM (or Ctrl-C) to the worker**: Celery stops taking messages (warm shutdown) and
+  waits for its pool; the pool processes are told (SIGUSR1) to give their running tries
+  ``shutdown_grace`` seconds, then kill them and report them ended by a shutdown, which the
+  scheduler retries without using up a retry.
+- **The worker killed with -9**: Linux kills its pool processes (Celery asks for a
+  parent-death signal) and their tries with them (the supervisor asks for one too), reporting
+  nothing: the tries stop heartbeating and are failed as zombies, then retried. No try runs
+  on unsupervised, so none can finish unreported and then run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from celery import Celery, signals
+
+# Imported in the main process, so every pool process (forked from it) finds them loaded.
+import gnomon.operators  # noqa: F401
+from gnomon.executors import remote
+from gnomon.executors.celery_app import RUN_TRY, make_app
+
+log = logging.getLogger(__name__)
+
+#: Sent by the worker's main process to its pool processes when it shuts down.
+STOP_SIGNAL = signal.SIGUSR1
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    broker_url: str
+    execution_api_url: str
+    home: Path
+    logs_folder: Path
+    name: str
+    hostname: str
+    kill_grace: float
+    shutdown_grace: float
+    xcom_max_bytes: int
+    visibility_timeout: float = 600.0
+    #: relpath -> where the API reads the running try's log (the worker's log server).
+    live_location: Callable[[str], str] | None = None
+    #: relpath -> where the finished try's log was uploaded.
+    upload: Callable[[str], str] | None = None
+
+
+class _PoolProcess:
+    """What one pool process holds: its runner (with its loaded DAGs)."""
+
+    runner: remote.TryRunner | None = None
+
+
+def build_app(config: WorkerConfig) -> Celery:
+    app = make_app(config.broker_url, visibility_timeout=config.visibility_timeout)
+    state = _PoolProcess()
+
+    def runner() -> remote.TryRunner:
+        if state.runner is None:  # the solo pool, or a test: no worker_process_init
+            state.runner = _make_runner(config)
+        return state.runner
+
+    @app.task(name=RUN_TRY, bind=False, ignore_result=True)  # type: ignore[untyped-decorator]
+    def run_try(workload: Mapping[str, Any], token: str) -> str:
+        result = runner().run(workload, token)
+        return str(result)
+
+    @signals.worker_process_init.connect(weak=False)
+    def _pool_process_init(**kwargs: Any) -> None:
+        # Celery has Linux SIGKILL this process when the worker's main process dies; its tries
+        # die with it (their supervisor asks for the same), so nothing runs on unsupervised.
+        state.runner = _make_runner(config)
+
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            if state.runner is not None:
+                state.runner.kill_now()
+            os._exit(1)
+
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            if state.runner is not None:
+                state.runner.request_stop(config.shutdown_grace)
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(STOP_SIGNAL, on_stop)
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def _shutting_down(**kwargs: Any) -> None:
+        # Tell the pool processes; their tries get shutdown_grace to end. From a thread: this
+        # runs in Celery's signal handler.
+        threading.Thread(target=_signal_pool, daemon=True).start()
+
+    return app
+
+
+def _signal_pool() -> None:
+    import billiard.process
+
+    for child in billiard.process.active_children():
+        try:
+            os.kill(child.pid, STOP_SIGNAL)
+        except ProcessLookupError:
+            pass
+
+
+def _make_runner(config: WorkerConfig) -> remote.TryRunner:
+    return remote.TryRunner(
+        remote.RunnerConfig(
+            api_url=config.execution_api_url,
+            logs_folder=config.logs_folder,
+            cache_folder=config.home / "cache",
+            worker=f"{config.name}/{os.getpid()}",
+            hostname=config.hostname,
+            kill_grace=config.kill_grace,
+            xcom_max_bytes=config.xcom_max_bytes,
+            live_location=config.live_location,
+            upload=config.upload,
+        )
+    )
+
+
+def default_name() -> str:
+    return f"gnomon@{socket.gethostname()}-{os.getpid()}"

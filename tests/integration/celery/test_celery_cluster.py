@@ -1,0 +1,173 @@
+"""Production mode end to end: Postgres, the API, schedulers with the Celery executor, and
+workers with no database settings, on Redis and on RabbitMQ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.cluster import Cluster, MakeCluster
+from support.cluster_dags import psycopg_dsn, write_wide_dag
+
+from gnomon.semantics.states import RunState
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"])]
+
+
+def _side_effects(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int]]:
+    rows = cluster.sql(
+        "SELECT run_id, task_id, try_number FROM side_effects WHERE dag_id = :dag_id",
+        dag_id=dag_id,
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _successful_tries(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int, str]]:
+    rows = cluster.sql(
+        """
+        SELECT ti.run_id, ti.task_id, tr.try_number, tr.worker
+        FROM task_tries tr JOIN task_instances ti ON ti.id = tr.task_instance_id
+        WHERE ti.dag_id = :dag_id AND tr.state = 'success'
+        """,
+        dag_id=dag_id,
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_two_hundred_tasks_on_two_queues_run_on_the_workers_of_their_queue(
+    make_cluster: MakeCluster, db_url: str, tmp_path: Path, broker: str
+) -> None:
+    cluster = make_cluster(broker)
+    extract, load = cluster.queue("extract"), cluster.queue("load")
+    write_wide_dag(
+        cluster.dags_folder,
+        "wide",
+        tasks=200,
+        layers=4,
+        queues=[extract, load],
+        dsn=psycopg_dsn(db_url),
+        max_active_tasks=200,
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    cluster.start_worker("worker-a", [extract], concurrency=2)
+    cluster.start_worker("worker-b", [load], concurrency=2)
+
+    [run] = cluster.trigger("wide")
+    states = cluster.wait_runs([run], timeout=240)
+
+    assert states[run] is RunState.SUCCESS, cluster.tail()
+    tries = _successful_tries(cluster, "wide")
+    assert len(tries) == 200
+    # The queue routed each task: even-numbered tasks to extract, odd ones to load.
+    for _, task_id, _, worker in tries:
+        expected = "worker-a" if int(task_id[1:]) % 2 == 0 else "worker-b"
+        assert worker.startswith(expected), (task_id, worker)
+    effects = _side_effects(cluster, "wide")
+    assert sorted(effects) == sorted((r, t, n) for r, t, n, _ in tries)
+
+
+def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
+    make_cluster: MakeCluster, db_url: str
+) -> None:
+    cluster = make_cluster("redis")
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder,
+        "twenty",
+        tasks=20,
+        layers=4,
+        queues=[queue],
+        dsn=psycopg_dsn(db_url),
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler("scheduler-1")
+    cluster.start_scheduler("scheduler-2")
+    cluster.start_worker("worker-1", [queue], concurrency=2)
+    cluster.start_worker("worker-2", [queue], concurrency=2)
+
+    runs = cluster.trigger("twenty", count=50)
+    states = cluster.wait_runs(runs, timeout=600)
+
+    assert set(states.values()) == {RunState.SUCCESS}, cluster.tail()
+    tries = _successful_tries(cluster, "twenty")
+    assert len(tries) == 50 * 20
+    effects = _side_effects(cluster, "twenty")
+    # One row per successful try, and no row without one: no try ran twice or unrecorded.
+    assert sorted(effects) == sorted((r, t, n) for r, t, n, _ in tries)
+    assert {w.split("-")[0] + "-" + w.split("-")[1] for *_, w in tries} == {
+        "worker-1",
+        "worker-2",
+    }
+    jobs = cluster.sql(
+        "SELECT DISTINCT tr.job_id FROM task_tries tr "
+        "JOIN task_instances ti ON ti.id = tr.task_instance_id WHERE ti.dag_id = 'twenty'"
+    )
+    assert len(jobs) == 2, "both schedulers queued tries"
+
+
+def _tries_of(cluster: Cluster, dag_id: str) -> list[tuple[str, int, str, str | None, str | None]]:
+    """(task id, try number, state, exit reason, worker) of every try of the DAG."""
+    rows = cluster.sql(
+        """
+        SELECT ti.task_id, tr.try_number, tr.state, tr.exit_reason, tr.worker
+        FROM task_tries tr JOIN task_instances ti ON ti.id = tr.task_instance_id
+        WHERE ti.dag_id = :dag_id ORDER BY ti.task_id, tr.try_number
+        """,
+        dag_id=dag_id,
+    )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
+    make_cluster: MakeCluster, db_url: str
+) -> None:
+    cluster = make_cluster("redis", GNOMON_TASK_HEARTBEAT_TIMEOUT="4")
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder, "slow", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=3
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    doomed = cluster.start_worker("worker-1", [queue], concurrency=1)
+
+    [run] = cluster.trigger("slow")
+    cluster.wait_until(lambda: cluster.tries_in(["running"]) == 1, 60, "the try to start")
+    cluster.kill9(doomed)
+    cluster.start_worker("worker-2", [queue], concurrency=1)
+    states = cluster.wait_runs([run], timeout=120)
+
+    assert states[run] is RunState.SUCCESS, cluster.tail()
+    tries = _tries_of(cluster, "slow")
+    assert [(t[1], t[2]) for t in tries] == [(1, "failed"), (2, "success")], tries
+    assert "zombie" in (tries[0][3] or "")
+    assert (tries[0][4] or "").startswith("worker-1")
+    assert (tries[1][4] or "").startswith("worker-2")
+
+
+def test_a_task_longer_than_the_visibility_timeout_runs_once(
+    make_cluster: MakeCluster, db_url: str
+) -> None:
+    # Redis gives an unacknowledged message back after 2 s; the task takes 8 s.
+    cluster = make_cluster("redis", GNOMON_BROKER_VISIBILITY_TIMEOUT="2")
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder, "long", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=8
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    worker = cluster.start_worker("worker-1", [queue], concurrency=2)
+
+    [run] = cluster.trigger("long")
+    states = cluster.wait_runs([run], timeout=120)
+
+    assert states[run] is RunState.SUCCESS, cluster.tail()
+    assert [(t[1], t[2]) for t in _tries_of(cluster, "long")] == [(1, "success")]
+    assert len(_side_effects(cluster, "long")) == 1
+    # The message did come back while the task ran, and the second delivery was dropped.
+    assert "already started" in worker.output(), cluster.tail()
