@@ -22,6 +22,7 @@ from gnomon.dag_processor import processor as dag_processing
 from gnomon.dagfiles import bag
 from gnomon.executors.local import LocalExecutor
 from gnomon.runtime import lifeline
+from gnomon.scheduler.exceptions import DeclaredDead
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
 from gnomon.store import dags as stored_dags
 from gnomon.store import db as store_db
@@ -70,6 +71,7 @@ def _scheduler(
         shutdown_grace=settings.shutdown_grace,
         kill_grace=settings.kill_grace,
         job_type=job_type,
+        task_queued_timeout=settings.task_queued_timeout,
     )
     return Scheduler(store_db.session_factory(engine), executor, config)
 
@@ -77,7 +79,7 @@ def _scheduler(
 def _run(scheduler: Scheduler, stop: threading.Event) -> None:
     try:
         scheduler.run(stop)
-    except exceptions.StoreError as exc:
+    except (exceptions.StoreError, DeclaredDead) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         scheduler.executor.stop(0)
