@@ -60,6 +60,7 @@ def trigger(
             logical_date=at,
             run_id=run_id,
         )
+        wakeups.announce(session)  # schedulers on other machines, at the commit
     wakeups.notify(settings.home)
     if output_format == "json":
         output.echo_json(run.to_json())
@@ -72,6 +73,7 @@ def _set_paused(dag_id: str, paused: bool) -> None:
     with database.transaction(settings) as session:
         if not stored_dags.set_paused(session, dag_id, paused):
             raise CliError(f"DAG {dag_id!r} is not known (has the DAG processor parsed it?)")
+        wakeups.announce(session)
     wakeups.notify(settings.home)
     click.echo(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.")
 
@@ -130,6 +132,7 @@ def backfill(
             for t in (JobType.SCHEDULER, JobType.STANDALONE)
             for j in jobs.alive(session, t, cutoff)
         ]
+        wakeups.announce(session)
     wakeups.notify(settings.home)
     click.echo(
         f"Backfill of {dag_id}: {len(plan.created)} run(s) created, {len(plan.cleared)} "

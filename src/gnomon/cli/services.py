@@ -24,6 +24,7 @@ from gnomon.executors.base import Executor
 from gnomon.executors.celery import CeleryExecutor
 from gnomon.executors.local import LocalExecutor
 from gnomon.runtime import lifeline
+from gnomon.scheduler.exceptions import DeclaredDead
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
 from gnomon.store import dags as stored_dags
 from gnomon.store import db as store_db
@@ -67,6 +68,7 @@ def _scheduler(
         shutdown_grace=settings.shutdown_grace,
         kill_grace=settings.kill_grace,
         job_type=job_type,
+        task_queued_timeout=settings.task_queued_timeout,
     )
     return Scheduler(store_db.session_factory(engine), executor, config)
 
@@ -95,7 +97,7 @@ def _executor(settings: settings_module.Settings) -> Executor:
 def _run(scheduler: Scheduler, stop: threading.Event) -> None:
     try:
         scheduler.run(stop)
-    except exceptions.StoreError as exc:
+    except (exceptions.StoreError, DeclaredDead) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         scheduler.executor.stop(0)

@@ -76,6 +76,7 @@ def clear(
             )
         except SchedulerError as exc:
             raise CliUsageError(str(exc)) from None
+        wakeups.announce(session)  # schedulers on other machines, at the commit
     wakeups.notify(settings.home)
     if output_format == "json":
         output.echo_json([{"task_id": k.task_id, "map_index": k.map_index} for k in cleared])

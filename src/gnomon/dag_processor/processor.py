@@ -241,6 +241,8 @@ class DagProcessor:
             team_folders=self._team_folders,
         )
         after = {str(error.file): error.error for error in result.import_errors}
+        if report.created or report.new_versions or report.deactivated:
+            wakeups.announce(session)  # schedulers on other machines, at the commit
         return report, before != after
 
     def _in_transaction(self, work: Callable[[Session], T]) -> T:

@@ -82,6 +82,19 @@ Event = TryStarted | TryEnded
 class Executor(Protocol):
     """The scheduler's view of an executor."""
 
+    @property
+    def tries_outlive_scheduler(self) -> bool:
+        """Whether its tries go on running when the scheduler process dies.
+
+        False for the local executor: its workers die with the scheduler, so a dead
+        scheduler's running tries are failed at once when another scheduler adopts its work.
+        True for executors whose workers are elsewhere and heartbeat on their own (Celery):
+        adoption leaves their running tries alone, and the zombie reaper judges them by their
+        heartbeats. Never-started (queued) tries of a dead scheduler are taken back either
+        way. A plain class attribute satisfies this.
+        """
+        ...
+
     def start(self) -> None:
         """Get ready to run (start worker processes...)."""
 

@@ -43,6 +43,9 @@ class _Worker:
 
 
 class LocalExecutor:
+    #: Its workers die with the scheduler (``runtime.lifeline``), and their tries with them.
+    tries_outlive_scheduler = False
+
     def __init__(
         self,
         *,

@@ -4,6 +4,7 @@ applied through the guarded transitions."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from gnomon.semantics import planning
 from gnomon.semantics.planning import TIKey
 from gnomon.semantics.states import FINISHED, RunState, TaskState
 from gnomon.serialization.model import SerializedDag
-from gnomon.store import models, runs, task_instances, transitions, xcoms
+from gnomon.store import locks, models, runs, task_instances, transitions, xcoms
 
 #: Past states that let a depends_on_past instance run.
 PAST_OK = (TaskState.SUCCESS, TaskState.SKIPPED)
@@ -77,13 +78,32 @@ def _past_states(
     return {key: state for _, key, state in task_instances.states_of_run(session, previous.id)}
 
 
-def start_queued_runs(session: Session, now: datetime) -> list[runs.Run]:
+@dataclass(frozen=True, slots=True)
+class Started:
+    runs: list[runs.Run]
+    #: Some DAGs with queued runs were held by another transaction: try again shortly.
+    contended: bool
+
+
+def start_queued_runs(session: Session, now: datetime) -> Started:
     """Start queued runs, oldest first, while their DAG has fewer than ``max_active_runs``
-    running."""
+    running.
+
+    Race it settles: two schedulers counting a DAG's running runs at once and each starting
+    one more than the limit allows. The DAG's row is claimed first (``locks.claim_dags``,
+    skipping DAGs another transaction holds) and its runs are counted after that.
+    """
+    queued = runs.in_states(session, [RunState.QUEUED])
+    if not queued:
+        return Started([], contended=False)
+    wanted = {run.dag_id for run in queued}
+    claimed = locks.claim_dags(session, wanted)
     running = runs.counts_per_dag(session, [RunState.RUNNING])
     started: list[runs.Run] = []
     limits: dict[str, int] = {}
-    for run in runs.in_states(session, [RunState.QUEUED]):
+    for run in queued:
+        if run.dag_id not in claimed:
+            continue
         if run.dag_id not in limits:
             dag = session.get(models.Dag, run.dag_id)
             limits[run.dag_id] = dag.max_active_runs if dag is not None else 16
@@ -94,4 +114,4 @@ def start_queued_runs(session: Session, now: datetime) -> list[runs.Run]:
         ):
             running[run.dag_id] = running.get(run.dag_id, 0) + 1
             started.append(run)
-    return started
+    return Started(started, contended=claimed != wanted)

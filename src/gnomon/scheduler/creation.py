@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, select
+from sqlalchemy import exc, func, select
 from sqlalchemy.orm import Session
 
 from gnomon.authoring import params as params_module
@@ -17,7 +17,7 @@ from gnomon.scheduler.exceptions import DagNotFound, RunExists, SchedulerError
 from gnomon.scheduler.versions import Version, VersionCache
 from gnomon.semantics import timetables
 from gnomon.semantics.states import RunState
-from gnomon.store import models, runs
+from gnomon.store import locks, models, runs
 
 #: Scheduled runs one DAG may get per scheduler pass (catchup over years proceeds in steps).
 MAX_RUNS_PER_PASS = 32
@@ -169,17 +169,34 @@ def backfill(
     return BackfillPlan(created, cleared, skipped)
 
 
-def create_due_runs(session: Session, cache: VersionCache, now: datetime) -> datetime | None:
+@dataclass(frozen=True, slots=True)
+class DueRuns:
+    #: When the next scheduled run is due (None: no DAG this pass examined has one coming).
+    next_due: datetime | None
+    #: Some DAGs were held by another transaction and not examined: try again shortly.
+    contended: bool
+
+
+def create_due_runs(session: Session, cache: VersionCache, now: datetime) -> DueRuns:
     """Create the scheduled runs that are due, for active unpaused DAGs, while each DAG has
-    fewer than ``max_active_runs`` queued or running runs. Returns when the next one is due
-    (None if no DAG has one coming)."""
-    dags = session.scalars(
-        select(models.Dag).where(
-            models.Dag.is_paused.is_(False),
-            models.Dag.is_active.is_(True),
-            models.Dag.latest_version_id.is_not(None),
-        )
-    ).all()
+    fewer than ``max_active_runs`` queued or running runs.
+
+    Race it settles: two schedulers creating the same DAG's next run (the second would hit
+    the unique key), or each creating one past ``max_active_runs``. Each DAG's row is locked
+    first, skipping DAGs another transaction holds, and its runs are counted after that.
+    """
+    eligible = (
+        models.Dag.is_paused.is_(False),
+        models.Dag.is_active.is_(True),
+        models.Dag.latest_version_id.is_not(None),
+    )
+    stmt = select(models.Dag).where(*eligible).order_by(models.Dag.dag_id)
+    stmt = locks.skip_locked(session, stmt)
+    dags = session.scalars(stmt.execution_options(populate_existing=True)).all()
+    contended = False
+    if locks.contended(session):
+        total = session.scalar(select(func.count()).select_from(models.Dag).where(*eligible))
+        contended = (total or 0) > len(dags)
     active = runs.counts_per_dag(session)
     next_due: datetime | None = None
     for dag_row in dags:
@@ -213,7 +230,7 @@ def create_due_runs(session: Session, cache: VersionCache, now: datetime) -> dat
             except (runs.RunExists, exc.IntegrityError):
                 pass  # a manual or backfill run holds this date: the schedule moves past it
             last = info.data_interval
-    return next_due
+    return DueRuns(next_due, contended)
 
 
 def _last_automated_interval(session: Session, dag_id: str) -> timetables.DataInterval | None:

@@ -19,3 +19,8 @@ class RunNotFound(SchedulerError):
 
 class RunExists(SchedulerError):
     """The DAG already has a run with this run id (or of this logical date)."""
+
+
+class DeclaredDead(GnomonError):
+    """Another scheduler ended this scheduler's job (its heartbeat was older than the
+    heartbeat timeout) and took over its tries: going on would run them twice."""

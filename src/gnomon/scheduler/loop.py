@@ -2,31 +2,39 @@
 
 Each pass applies what the executor reported, creates and starts runs, plans the runs that
 changed, queues what may run, and hands it to the executor after the commit. Between passes
-it ``select``s on the executor's pipes and the wake-up socket, so a finished try or a trigger
-starts the next pass at once; timers (the next scheduled run, a retry, heartbeats, the zombie
-sweep, the fallback poll) bound the wait.
+it ``select``s on the executor's pipes, the wake-up socket and, on Postgres, its LISTEN
+connection, so a finished try or a trigger (from any machine) starts the next pass at once;
+timers (the next scheduled run, a retry, heartbeats, the zombie sweep, the fallback poll)
+bound the wait.
+
+Several schedulers may run on one Postgres database. What one of them cannot claim in a pass
+(a run or DAG another holds, the queueing lock) it retries a few milliseconds later, backing
+off while the contention lasts (``store.locks``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import select
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gnomon.events import wakeups
+from gnomon.events import notifications, wakeups
 from gnomon.executors.base import Event, Executor, TryEnded, TryStarted
-from gnomon.scheduler import advance, creation, outcomes, queueing
+from gnomon.scheduler import adoption, advance, creation, outcomes, queueing
+from gnomon.scheduler.exceptions import DeclaredDead
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
-from gnomon.store import jobs, runs, task_instances, transitions, tries
+from gnomon.store import db, jobs, runs, task_instances, transitions, tries
 from gnomon.store.exceptions import DatabaseLocked, DatabaseUnavailable
 from gnomon.store.models import JobState, JobType
 
@@ -43,6 +51,9 @@ class SchedulerConfig:
     shutdown_grace: float
     kill_grace: float = 5.0
     job_type: JobType = JobType.SCHEDULER
+    #: Seconds a try may stay queued, never started, before it is taken back and its
+    #: instance queued again (a message its executor lost).
+    task_queued_timeout: float = 600.0
 
     @property
     def heartbeat_interval(self) -> float:
@@ -55,6 +66,24 @@ class SchedulerConfig:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class _Backoff:
+    """Delays before retrying what another scheduler held: from a few milliseconds, doubling
+    while the contention lasts, jittered so that two schedulers do not retry in step."""
+
+    def __init__(self, first: float = 0.005, most: float = 0.2) -> None:
+        self._first = first
+        self._most = most
+        self._next = first
+
+    def next(self) -> float:
+        delay = self._next * random.uniform(0.5, 1.5)
+        self._next = min(self._next * 2, self._most)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self._first
 
 
 class Scheduler:
@@ -71,6 +100,7 @@ class Scheduler:
         self.job_id: int | None = None
         self.queuer: queueing.Queuer | None = None
         self.listener: wakeups.Listener | None = None
+        self.notifications: notifications.PostgresListener | None = None
         self._dirty: set[int] = set()
         self._sweep = True  # plan every running run (start, wake-ups, fallback poll)
         self._create_runs = True
@@ -82,29 +112,44 @@ class Scheduler:
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._next_zombie_check = 0.0
+        # What another scheduler held this pass, retried at _retry_at (or any earlier pass).
+        self._held_runs: set[int] = set()
+        self._held_creation = False
+        self._held_start = False
+        self._contended = False
+        self._retry_at: float | None = None
+        self._backoff = _Backoff()
+        # Others are judged dead only after this scheduler could reach the database for a
+        # whole heartbeat timeout (after an outage, their heartbeats are late like its own).
+        self._adopt_after = 0.0
         self.passes = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         now = _now()
         with self.sessions.begin() as session:
-            _end_dead_local_jobs(session, now)
+            adoption.end_dead_local_jobs(session, now)
             self.job_id = jobs.start(
-                session, self.config.job_type, socket.gethostname(), os.getpid(), now
+                session,
+                self.config.job_type,
+                socket.gethostname(),
+                os.getpid(),
+                now,
+                tries_outlive=self.executor.tries_outlive_scheduler,
             )
+            engine = session.get_bind()
         self.queuer = queueing.Queuer(
             queueing.QueueContext(self.job_id, self.config.logs_folder, self.config.dags_folder)
         )
         self.listener = wakeups.Listener(self.config.home)
+        if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+            self.notifications = notifications.PostgresListener(
+                lambda: db.dedicated_connection(engine, application_name="gnomon-wakeups")
+            )
         self.executor.start()
         with self.sessions.begin() as session:
-            cutoff = now - timedelta(seconds=self.config.heartbeat_timeout)
-            live = [
-                job.id
-                for kind in (JobType.SCHEDULER, JobType.STANDALONE)
-                for job in jobs.alive(session, kind, cutoff)
-            ]
-            self._dirty.update(outcomes.reset_orphans(session, self.cache, live, now))
+            timeout = self.config.heartbeat_timeout
+            self._dirty.update(adoption.adopt(session, self.cache, timeout, now))
 
     def run(self, stop: threading.Event) -> None:
         """Run passes until ``stop`` is set, then stop the executor (tries get
@@ -115,10 +160,19 @@ class Scheduler:
             while not stop.is_set():
                 try:
                     self.run_pass()
-                except (DatabaseUnavailable, DatabaseLocked) as exc:
-                    # The pass rolled back (its events stay pending); a later pass redoes it.
+                except DatabaseLocked as exc:
+                    # Another transaction was in the way (Postgres broke a deadlock, say):
+                    # the pass rolled back (its events stay pending) and is redone shortly.
+                    log.info("scheduler pass rolled back, retrying: %s", exc)
+                    stop.wait(self._backoff.next())
+                    self._everything_may_have_changed()
+                    continue
+                except DatabaseUnavailable as exc:
                     log.warning("scheduler pass failed, retrying in 1s: %s", exc)
                     stop.wait(1.0)
+                    self._adopt_after = time.monotonic() + self.config.heartbeat_timeout
+                    if self.notifications is not None:
+                        self.notifications.ignored_pids.clear()
                     self._everything_may_have_changed()
                     continue
                 self._wait(stop)
@@ -135,12 +189,16 @@ class Scheduler:
         if self.listener is not None:
             self.listener.close()
             self.listener = None
+        if self.notifications is not None:
+            self.notifications.close()
+            self.notifications = None
 
     # -- one pass ----------------------------------------------------------------------------
     def run_pass(self) -> None:
         assert self.queuer is not None
         now = _now()
         monotonic = time.monotonic()
+        self._take_back_held()
         # Events stay pending until the pass that applies them commits: a pass that fails
         # (the database went away) applies them again next time.
         events = self._pending = self._pending + self.executor.collect()
@@ -151,40 +209,87 @@ class Scheduler:
         self.passes += 1
         with self.sessions.begin() as session:
             self._apply(session, events, now)
+            if monotonic >= self._next_heartbeat:
+                self._next_heartbeat = monotonic + self.config.heartbeat_interval
+                self._heartbeat(session, now)
             if self._create_runs or (self._next_creation and self._next_creation <= now):
                 self._create_runs = False
                 self._start_runs = True
-                self._next_creation = creation.create_due_runs(session, self.cache, now)
+                due = creation.create_due_runs(session, self.cache, now)
+                self._next_creation = due.next_due
+                self._held_creation = due.contended
             if self._start_runs:
                 self._start_runs = False
-                for run in advance.start_queued_runs(session, now):
-                    self._dirty.add(run.id)
+                started = advance.start_queued_runs(session, now)
+                self._dirty.update(run.id for run in started.runs)
+                self._held_start = started.contended
             if self._next_retry is not None and self._next_retry <= now:
-                due = task_instances.due_retries(session, now)
+                due_retries = task_instances.due_retries(session, now)
                 won = transitions.set_ti_states(
-                    session, due, expected=TaskState.UP_FOR_RETRY, new=TaskState.SCHEDULED
+                    session, due_retries, expected=TaskState.UP_FOR_RETRY, new=TaskState.SCHEDULED
                 )
-                self._dirty.update(due[ti_id] for ti_id in won)
+                self._dirty.update(due_retries[ti_id] for ti_id in won)
                 self._retries_changed = True
             if monotonic >= self._next_zombie_check:
                 self._next_zombie_check = monotonic + self.config.zombie_interval
-                self._dirty.update(
-                    outcomes.reap_zombies(session, self.cache, self.config.heartbeat_timeout, now)
-                )
-                self._backstop_timeouts(session, now)
+                self._check_silence(session, now, monotonic)
             self._advance(session, now)
-            workloads = self.queuer.queue(session, self.cache, self.executor.open_slots, now)
-            if monotonic >= self._next_heartbeat:
-                self._next_heartbeat = monotonic + self.config.heartbeat_interval
-                tries.heartbeat(session, self.executor.running_try_ids(), now)
-                if self.job_id is not None:
-                    jobs.heartbeat(session, self.job_id, now)
+            queued = self.queuer.queue(session, self.cache, self.executor.open_slots, now)
+            if queued.left_behind is not None:
+                self._announce(session, queued.left_behind)
             if self._retries_changed:
                 self._retries_changed = False
                 self._next_retry = task_instances.next_retry_at(session)
         self._pending = []
-        for workload in workloads:
+        self._contended = self._contended or queued.contended
+        if self._contended or self._held_creation or self._held_start:
+            self._retry_at = time.monotonic() + self._backoff.next()
+        else:
+            self._backoff.reset()
+        for workload in queued.workloads:
             self.executor.submit(workload)
+
+    def _take_back_held(self) -> None:
+        """What another scheduler held in the last pass is tried again in this one."""
+        self._dirty |= self._held_runs
+        self._create_runs = self._create_runs or self._held_creation
+        self._start_runs = self._start_runs or self._held_start
+        self._held_runs = set()
+        self._held_creation = self._held_start = self._contended = False
+        self._retry_at = None
+
+    def _heartbeat(self, session: Session, now: datetime) -> None:
+        tries.heartbeat(session, self.executor.running_try_ids(), now)
+        if self.job_id is not None and not jobs.heartbeat(session, self.job_id, now):
+            raise DeclaredDead(
+                f"scheduler job {self.job_id} was ended by another scheduler, which took over "
+                "its tries (its heartbeat was older than GNOMON_TASK_HEARTBEAT_TIMEOUT: was "
+                "this process paused, or cut off from the database?); stopping so that no try "
+                "runs twice. Start it again."
+            )
+
+    def _check_silence(self, session: Session, now: datetime, monotonic: float) -> None:
+        """Adopt dead schedulers' tries, fail zombies, take back tries queued too long."""
+        timeout = self.config.heartbeat_timeout
+        changed: list[int] = []
+        if monotonic >= self._adopt_after:
+            changed += adoption.adopt(session, self.cache, timeout, now)
+        changed += outcomes.reap_zombies(session, self.cache, timeout, now)
+        outcomes.reset_queued_too_long(
+            session, self.config.task_queued_timeout, now, keep=self.executor.running_try_ids()
+        )
+        if changed:
+            self._dirty.update(changed)
+            self._retries_changed = True  # a failed try may retry
+        self._backstop_timeouts(session, now)
+
+    def _announce(self, session: Session, run_pk: int) -> None:
+        """Tell the other schedulers (on Postgres, at commit) that ``run_pk`` has instances
+        this one had no slot for; its own listener ignores the notification."""
+        wakeups.announce(session, run_pk=run_pk)
+        pid = db.backend_pid(session)
+        if pid is not None and self.notifications is not None:
+            self.notifications.ignored_pids.add(pid)
 
     def _only_starts(self, events: list[Event], now: datetime, monotonic: float) -> bool:
         """True if ``events`` are all try starts and nothing else asks for a pass now."""
@@ -222,9 +327,15 @@ class Scheduler:
             self._sweep = False
             self._dirty.update(r.id for r in runs.in_states(session, [RunState.RUNNING]))
         dirty, self._dirty = self._dirty, set()
-        for run_pk in sorted(dirty):
-            run = runs.get_by_pk(session, run_pk)
-            if run is None or run.state is not RunState.RUNNING:
+        if not dirty:
+            return
+        # A run another scheduler is planning stays dirty here: its plan may predate what
+        # this pass changed (uncommitted, so invisible to it), so this one plans it again.
+        claimed, held = runs.claim(session, dirty)
+        self._held_runs |= held
+        self._contended = self._contended or bool(held)
+        for run in claimed:
+            if run.state is not RunState.RUNNING:
                 continue
             state = advance.advance(session, self.cache, run, now)
             if state is not RunState.RUNNING:
@@ -234,9 +345,31 @@ class Scheduler:
 
     # -- waiting -----------------------------------------------------------------------------
     def _wait(self, stop: threading.Event) -> None:
-        if self._dirty or self._sweep or self._create_runs or self._start_runs:
-            return
+        busy = self._dirty or self._sweep or self._create_runs or self._start_runs
         monotonic = time.monotonic()
+        # Busy: no wait, but still read the wake-ups, so that a long busy spell sees them.
+        timeout = 0.0 if busy else self._timeout(monotonic)
+        fds: list[int] = [*self.executor.fileno_list()]
+        if self.listener is not None:
+            fds.append(self.listener.fileno())
+        remote = self.notifications.fileno() if self.notifications is not None else None
+        if remote is not None:
+            fds.append(remote)
+        if stop.is_set():
+            return
+        readable, _, _ = select.select(fds, [], [], min(timeout, 1.0))
+        if self.listener is not None and self.listener.fileno() in readable:
+            self.listener.drain()
+            self._everything_may_have_changed()
+        if self.notifications is not None and (remote is None or remote in readable):
+            heard = self.notifications.receive()
+            self._dirty |= heard.runs
+            if heard.everything:
+                self._everything_may_have_changed()
+        if not busy and time.monotonic() >= self._next_poll:
+            self._everything_may_have_changed()
+
+    def _timeout(self, monotonic: float) -> float:
         if monotonic >= self._next_poll:
             self._next_poll = monotonic + self.config.poll_interval
         deadlines = [self._next_poll, self._next_heartbeat, self._next_zombie_check]
@@ -245,18 +378,12 @@ class Scheduler:
             deadlines.append(monotonic + (self._next_creation - now).total_seconds())
         if self._next_retry is not None:
             deadlines.append(monotonic + (self._next_retry - now).total_seconds())
-        timeout = max(0.0, min(deadlines) - monotonic)
-        fds: list[int] = [*self.executor.fileno_list()]
-        if self.listener is not None:
-            fds.append(self.listener.fileno())
-        if stop.is_set():
-            return
-        readable, _, _ = select.select(fds, [], [], min(timeout, 1.0))
-        if self.listener is not None and self.listener.fileno() in readable:
-            self.listener.drain()
-            self._everything_may_have_changed()
-        if time.monotonic() >= self._next_poll:
-            self._everything_may_have_changed()
+        if self._retry_at is not None:
+            deadlines.append(self._retry_at)
+        attempt = self.notifications.next_attempt() if self.notifications is not None else None
+        if attempt is not None:
+            deadlines.append(attempt)
+        return max(0.0, min(deadlines) - monotonic)
 
     def _everything_may_have_changed(self) -> None:
         """A wake-up from outside (a trigger, a clear, a new version) or the fallback poll."""
@@ -264,23 +391,3 @@ class Scheduler:
         self._create_runs = True
         self._start_runs = True
         self._retries_changed = True
-
-
-def _end_dead_local_jobs(session: Session, now: datetime) -> None:
-    """Jobs of this host whose process is gone (killed -9) are ended as failed, so their
-    tries are recognised as orphans at once instead of after the heartbeat timeout."""
-    hostname = socket.gethostname()
-    for job_type in JobType:
-        for job in jobs.alive(session, job_type, datetime.min.replace(tzinfo=UTC)):
-            if job.hostname == hostname and (job.pid == os.getpid() or not _pid_alive(job.pid)):
-                jobs.end(session, job.id, JobState.FAILED, now)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
@@ -115,6 +116,7 @@ def _finish_instance(
     if new_state is TaskState.SUCCESS:
         xcoms.store(session, run.id, ti.task_id, ti.map_index, outcome.xcoms, outcome.xcom_lengths)
         if outcome.skip:
+            runs.lock(session, run.id)  # lock order: run, then its undecided instances
             _skip(session, run.id, outcome.skip, ended_at)
     return run.id
 
@@ -162,33 +164,61 @@ def reap_zombies(session: Session, cache: VersionCache, timeout: float, now: dat
     return changed
 
 
-def reset_orphans(
-    session: Session, cache: VersionCache, live_jobs: list[int], now: datetime
-) -> list[int]:
-    """Tries that belong to schedulers that are gone: never-started ones are forgotten and
-    their instances scheduled again (no retry used); running ones are failed as zombies."""
+def reset_orphans(session: Session, cache: VersionCache, now: datetime) -> list[int]:
+    """Tries of scheduler jobs that ended (or died and were ended): never-started ones are
+    forgotten and their instances scheduled again (no retry used); running ones are failed
+    as zombies, unless their job's tries outlive it (``tries.orphaned``). The runs that
+    changed."""
     changed: list[int] = []
-    for attempt in tries.active_of_jobs_other_than(session, live_jobs):
+    for attempt in tries.orphaned(session):
         if attempt.state is TaskState.QUEUED:
-            deleted = session.execute(
-                delete(models.TaskTry)
-                .where(models.TaskTry.id == attempt.id, models.TaskTry.state == TaskState.QUEUED)
-                .returning(models.TaskTry.id)
-            ).first()
-            if deleted is not None:
-                transitions.set_ti_state(
-                    session,
-                    attempt.task_instance_id,
-                    expected=TaskState.QUEUED,
-                    new=TaskState.SCHEDULED,
-                    try_number=attempt.try_number - 1,
-                )
-        else:
-            reason = "zombie: the scheduler running it stopped"
-            run_pk = fail_silent(session, cache, attempt, reason, now)
-            if run_pk is not None:
-                changed.append(run_pk)
+            forget_queued(session, attempt)
+            continue
+        reason = "zombie: the scheduler running it stopped"
+        run_pk = fail_silent(session, cache, attempt, reason, now)
+        if run_pk is not None:
+            changed.append(run_pk)
     return changed
+
+
+def forget_queued(session: Session, attempt: tries.Try) -> bool:
+    """Take back a try that never started: delete it while it is still queued, and schedule
+    its instance again with its try number restored (no retry used). False if it started
+    (or was taken back) in the meantime.
+
+    Race it settles: a worker starting the try at this moment. Its ``queued -> running``
+    finds no row and it must not run the try; or it won, and the delete finds no queued row.
+    """
+    deleted = session.execute(
+        delete(models.TaskTry)
+        .where(models.TaskTry.id == attempt.id, models.TaskTry.state == TaskState.QUEUED)
+        .returning(models.TaskTry.id)
+    ).first()
+    if deleted is None:
+        return False
+    transitions.set_ti_state(
+        session,
+        attempt.task_instance_id,
+        expected=TaskState.QUEUED,
+        new=TaskState.SCHEDULED,
+        try_number=attempt.try_number - 1,
+    )
+    return True
+
+
+def reset_queued_too_long(
+    session: Session, timeout: float, now: datetime, *, keep: Collection[int] = ()
+) -> int:
+    """Take back tries queued for more than ``timeout`` seconds and never started (a message
+    the broker lost, a worker that took it and died), except ``keep`` (tries this scheduler's
+    executor holds, about to start). How many were taken back."""
+    cutoff = now - timedelta(seconds=timeout)
+    kept = set(keep)
+    return sum(
+        forget_queued(session, attempt)
+        for attempt in tries.queued_before(session, cutoff)
+        if attempt.id not in kept
+    )
 
 
 def overdue(

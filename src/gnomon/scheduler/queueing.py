@@ -1,11 +1,18 @@
 """Choosing which scheduled task instances go to the executor now, within every limit:
 the executor's open slots (``parallelism``), pool slots, and each DAG's ``max_active_tasks``;
-highest ``priority_weight`` first."""
+highest ``priority_weight`` first.
+
+Several schedulers on Postgres: counting and filling the limits is one critical section,
+serialised by a transaction-scoped advisory lock (``store.locks.try_queueing_lock``). A
+scheduler that finds it taken queues nothing this pass and tries again a moment later; the
+holder is queueing meanwhile, from the same candidates. The candidates are row-locked
+(``SKIP LOCKED``) so that no other writer changes them between the read and the queueing.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +23,7 @@ from gnomon.runtime.local_run import try_log_path
 from gnomon.runtime.protocol import TryRequest
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import TaskState
-from gnomon.store import models, pools, runs, task_instances, transitions, tries
+from gnomon.store import locks, models, pools, runs, task_instances, transitions, tries
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,43 @@ class QueueContext:
     dags_folder: Path
 
 
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What one queueing step did."""
+
+    workloads: list[Workload] = field(default_factory=list)
+    #: Another scheduler held the queueing lock: nothing was counted or queued; try again
+    #: shortly.
+    contended: bool = False
+    #: A run with an instance that fits every limit but this executor's slots: another
+    #: scheduler with room should be told to take it.
+    left_behind: int | None = None
+
+
+class _Limits:
+    """Pool and per-DAG occupancy as counted at the start of the step, updated as it queues."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.capacity = {p.name: p.slots for p in pools.list_all(session)}
+        self.used = pools.used_slots(session)
+        self.per_dag = task_instances.occupying_per_dag(session)
+        self.dag_limits: dict[str, int] = {}
+
+    def fits(self, ti: task_instances.TI) -> bool:
+        limit = self.capacity[ti.pool]
+        if limit != pools.UNLIMITED and self.used.get(ti.pool, 0) + ti.pool_slots > limit:
+            return False
+        if ti.dag_id not in self.dag_limits:
+            dag = self.session.get(models.Dag, ti.dag_id)
+            self.dag_limits[ti.dag_id] = dag.max_active_tasks if dag is not None else 16
+        return self.per_dag.get(ti.dag_id, 0) < self.dag_limits[ti.dag_id]
+
+    def take(self, ti: task_instances.TI) -> None:
+        self.used[ti.pool] = self.used.get(ti.pool, 0) + ti.pool_slots
+        self.per_dag[ti.dag_id] = self.per_dag.get(ti.dag_id, 0) + 1
+
+
 class Queuer:
     """Queues task instances; remembers which missing pools it already warned about."""
 
@@ -37,41 +81,25 @@ class Queuer:
 
     def queue(
         self, session: Session, cache: VersionCache, open_slots: int, now: datetime
-    ) -> list[Workload]:
+    ) -> Queued:
         if open_slots <= 0:
-            return []
+            return Queued()
+        if not locks.try_queueing_lock(session):
+            return Queued(contended=True)
         candidates = task_instances.scheduled(session, limit=open_slots * 2 + 8)
         if not candidates:
-            return []
-        capacity = {p.name: p.slots for p in pools.list_all(session)}
-        used = pools.used_slots(session)
-        per_dag = task_instances.occupying_per_dag(session)
-        dag_limits: dict[str, int] = {}
+            return Queued()
+        limits = _Limits(session)
         run_cache: dict[int, runs.Run] = {}
         workloads: list[Workload] = []
         for ti in candidates:
+            if ti.pool not in limits.capacity:
+                self._warn_missing_pool(ti)
+                continue
+            if not limits.fits(ti):
+                continue
             if len(workloads) >= open_slots:
-                break
-            if ti.pool not in capacity:
-                if ti.pool not in self._warned:
-                    self._warned.add(ti.pool)
-                    log.warning(
-                        "task %s.%s waits for pool %r, which does not exist: create it with "
-                        "`gnomon pools set %s SLOTS`",
-                        ti.dag_id,
-                        ti.task_id,
-                        ti.pool,
-                        ti.pool,
-                    )
-                continue
-            limit = capacity[ti.pool]
-            if limit != pools.UNLIMITED and used.get(ti.pool, 0) + ti.pool_slots > limit:
-                continue
-            if ti.dag_id not in dag_limits:
-                dag = session.get(models.Dag, ti.dag_id)
-                dag_limits[ti.dag_id] = dag.max_active_tasks if dag is not None else 16
-            if per_dag.get(ti.dag_id, 0) >= dag_limits[ti.dag_id]:
-                continue
+                return Queued(workloads, left_behind=ti.dag_run_id)
             try_number = ti.try_number + 1
             won = transitions.set_ti_state(
                 session,
@@ -82,16 +110,28 @@ class Queuer:
                 queued_at=now,
             )
             if not won:
-                continue  # another scheduler queued it
-            used[ti.pool] = used.get(ti.pool, 0) + ti.pool_slots
-            per_dag[ti.dag_id] = per_dag.get(ti.dag_id, 0) + 1
+                continue  # changed since it was read (an operator marked it, say)
+            limits.take(ti)
             run = run_cache.get(ti.dag_run_id)
             if run is None:
                 found = runs.get_by_pk(session, ti.dag_run_id)
                 assert found is not None
                 run = run_cache[ti.dag_run_id] = found
             workloads.append(self._workload(session, cache, ti, run, try_number, now))
-        return workloads
+        return Queued(workloads)
+
+    def _warn_missing_pool(self, ti: task_instances.TI) -> None:
+        if ti.pool in self._warned:
+            return
+        self._warned.add(ti.pool)
+        log.warning(
+            "task %s.%s waits for pool %r, which does not exist: create it with "
+            "`gnomon pools set %s SLOTS`",
+            ti.dag_id,
+            ti.task_id,
+            ti.pool,
+            ti.pool,
+        )
 
     def _workload(
         self,

@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +38,9 @@ DEFAULT_CONNECT_TIMEOUT = 10
 
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
-_PG_LOCK_NOT_AVAILABLE = "55P03"
+#: Postgres errors that mean "another transaction was in the way; do it again": a lock not
+#: granted in time, a deadlock the server broke by aborting us, a serialization failure.
+_PG_RETRYABLE = {"55P03", "40P01", "40001"}
 
 
 def default_sqlite_url(home: Path) -> str:
@@ -103,6 +106,38 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
+def dedicated_connection(engine: Engine, *, application_name: str) -> psycopg.Connection[Any]:
+    """A Postgres connection of its own, outside ``engine``'s pool, in autocommit: for
+    ``LISTEN``, which holds only as long as its one session lives. ``DatabaseUnavailable`` if
+    the server cannot be reached."""
+    if engine.dialect.name != "postgresql":
+        raise exceptions.UnsupportedDatabase(
+            f"{safe_url(engine.url)} is not Postgres: only Postgres has LISTEN/NOTIFY"
+        )
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    kwargs.setdefault("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    kwargs.update(application_name=application_name, autocommit=True)
+    try:
+        return psycopg.connect(*args, **kwargs)
+    except psycopg.OperationalError as e:
+        reason = _first_line(str(e), engine.url.password)
+        raise exceptions.DatabaseUnavailable(
+            safe_url(engine.url),
+            reason,
+            "Is the server running, and are host, port, user and database name right?",
+        ) from None
+
+
+def backend_pid(session: Session) -> int | None:
+    """The Postgres server process serving ``session``'s connection (the sender's pid that
+    its NOTIFYs carry); None on SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    dbapi_connection = session.connection().connection.dbapi_connection
+    pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+    return pid if isinstance(pid, int) else None
+
+
 def _parse(url: str) -> URL:
     try:
         parsed = make_url(url)
@@ -163,14 +198,13 @@ def _translate_error(context: ExceptionContext) -> None:
     url = context.engine.url
     reason = _first_line(str(original), url.password)
     sqlite = context.dialect.name == "sqlite"
-    if (sqlite and "locked" in reason) or getattr(original, "sqlstate", None) == (
-        _PG_LOCK_NOT_AVAILABLE
-    ):
+    if (sqlite and "locked" in reason) or getattr(original, "sqlstate", None) in _PG_RETRYABLE:
         hint = (
             "Another process held the write lock for longer than the busy timeout; "
             "SQLite allows one writer at a time, use Postgres to run several schedulers."
             if sqlite
-            else "A lock wait timed out; retry, or look for long-running transactions."
+            else "Another transaction was in the way (a lock wait timed out, or the server "
+            "broke a deadlock); retry, or look for long-running transactions."
         )
         raise exceptions.DatabaseLocked(safe_url(url), reason, hint) from original
     if context.connection is None or context.is_disconnect or "unable to open" in reason:

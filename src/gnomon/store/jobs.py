@@ -28,6 +28,8 @@ class Job:
     started_at: datetime
     heartbeat_at: datetime
     ended_at: datetime | None
+    #: Its tries go on when it dies (a scheduler whose executor's workers are remote).
+    tries_outlive: bool
 
     @classmethod
     def from_row(cls, row: models.Job) -> Job:
@@ -40,11 +42,22 @@ class Job:
             row.started_at,
             row.heartbeat_at,
             row.ended_at,
+            row.tries_outlive,
         )
 
 
-def start(session: Session, job_type: JobType, hostname: str, pid: int, now: datetime) -> int:
-    """Record a job of ``job_type`` running as ``pid`` on ``hostname`` from ``now``; its id."""
+def start(
+    session: Session,
+    job_type: JobType,
+    hostname: str,
+    pid: int,
+    now: datetime,
+    *,
+    tries_outlive: bool = False,
+) -> int:
+    """Record a job of ``job_type`` running as ``pid`` on ``hostname`` from ``now``; its id.
+
+    ``tries_outlive``: the tries this job runs go on if it dies (see ``Job.tries_outlive``)."""
     stmt = (
         insert(models.Job)
         .values(
@@ -54,6 +67,7 @@ def start(session: Session, job_type: JobType, hostname: str, pid: int, now: dat
             state=JobState.RUNNING,
             started_at=now,
             heartbeat_at=now,
+            tries_outlive=tries_outlive,
         )
         .returning(models.Job.id)
     )
@@ -107,6 +121,21 @@ def alive(session: Session, job_type: JobType, since: datetime) -> list[Job]:
             models.Job.heartbeat_at >= since,
         )
         .order_by(models.Job.heartbeat_at.desc(), models.Job.id.desc())
+    )
+    return [Job.from_row(row) for row in rows]
+
+
+def silent(session: Session, job_types: Collection[JobType], cutoff: datetime) -> list[Job]:
+    """Running jobs of ``job_types`` whose last heartbeat is older than ``cutoff``: presumed
+    dead (killed, its machine gone), to be ended by whoever notices."""
+    rows = session.scalars(
+        select(models.Job)
+        .where(
+            models.Job.job_type.in_(list(job_types)),
+            models.Job.state == JobState.RUNNING,
+            models.Job.heartbeat_at < cutoff,
+        )
+        .order_by(models.Job.id)
     )
     return [Job.from_row(row) for row in rows]
 

@@ -316,6 +316,9 @@ class Job(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A scheduler's executor runs tries that go on without it (remote workers heartbeating
+    # on their own): when the job dies, its running tries are left to the zombie reaper.
+    tries_outlive: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Role(enum.StrEnum):

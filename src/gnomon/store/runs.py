@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from gnomon.semantics import planning
 from gnomon.semantics.states import RunState
 from gnomon.serialization.model import SerializedDag
-from gnomon.store import exceptions, models, task_instances
+from gnomon.store import exceptions, locks, models, sql, task_instances
 
 ACTIVE = (RunState.QUEUED, RunState.RUNNING)
 #: DAGs per query of ``latest_of_dags`` (SQLite allows 500 terms in a compound SELECT).
@@ -147,6 +147,39 @@ def get(session: Session, dag_id: str, run_id: str) -> Run | None:
 def get_by_pk(session: Session, pk: int) -> Run | None:
     row = session.get(models.DagRun, pk)
     return None if row is None else Run.from_row(row)
+
+
+def claim(session: Session, pks: Collection[int]) -> tuple[list[Run], set[int]]:
+    """Lock the runs ``pks`` for this transaction, passing over those another transaction
+    holds (Postgres; on SQLite all are claimed). The runs claimed, by id (read after the lock,
+    so current), and the pks of runs that exist but another transaction holds.
+
+    Race it settles: two schedulers planning the same run at once, each from states the other
+    is changing; the planner holds the run until it commits.
+    """
+    claimed: list[Run] = []
+    for chunk in sql.chunks(sorted(set(pks))):
+        stmt = locks.skip_locked(
+            session, select(models.DagRun).where(models.DagRun.id.in_(chunk))
+        ).order_by(models.DagRun.id)
+        rows = session.scalars(stmt.execution_options(populate_existing=True))
+        claimed.extend(Run.from_row(r) for r in rows)
+    missing = set(pks) - {run.id for run in claimed}
+    held: set[int] = set()
+    if missing and locks.contended(session):
+        for chunk in sql.chunks(sorted(missing)):
+            held.update(
+                session.scalars(select(models.DagRun.id).where(models.DagRun.id.in_(chunk)))
+            )
+    return claimed, held
+
+
+def lock(session: Session, pk: int) -> None:
+    """Wait for the run's row lock and hold it until this transaction ends (Postgres; SQLite
+    has one writer at a time). For changes to several of a run's undecided instances outside
+    planning (a branch's skips), so that they never interleave with a planner's."""
+    if locks.contended(session):
+        session.execute(select(models.DagRun.id).where(models.DagRun.id == pk).with_for_update())
 
 
 def of_dag(

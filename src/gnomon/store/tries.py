@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import HOLDS_SLOT, TaskState
 from gnomon.store import models, sql
+from gnomon.store.models import JobState
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,22 +139,52 @@ def heartbeat(session: Session, try_ids: Collection[int], now: datetime) -> None
 
 
 def silent_since(session: Session, cutoff: datetime) -> list[Try]:
-    """Running tries whose last heartbeat is older than ``cutoff`` (zombies)."""
+    """Running tries whose last heartbeat is older than ``cutoff`` (zombies), by id (the
+    order every scheduler locks them in)."""
     rows = session.scalars(
-        select(models.TaskTry).where(
-            models.TaskTry.state == TaskState.RUNNING, models.TaskTry.heartbeat_at < cutoff
-        )
+        select(models.TaskTry)
+        .where(models.TaskTry.state == TaskState.RUNNING, models.TaskTry.heartbeat_at < cutoff)
+        .order_by(models.TaskTry.id)
     )
     return [Try.from_row(r) for r in rows]
 
 
-def active_of_jobs_other_than(session: Session, live_jobs: Collection[int]) -> list[Try]:
-    """Queued or running tries whose executor job is not one of ``live_jobs``."""
-    stmt = select(models.TaskTry).where(models.TaskTry.state.in_(HOLDS_SLOT))
-    if live_jobs:
-        stmt = stmt.where(
-            (models.TaskTry.job_id.is_(None)) | (models.TaskTry.job_id.not_in(list(live_jobs)))
+def orphaned(session: Session) -> list[Try]:
+    """Queued or running tries whose scheduler job has ended (or is unknown), by id; except
+    running tries of a job whose tries outlive it: those heartbeat on their own, and the
+    zombie reaper judges them by that."""
+    job = models.Job
+    stmt = (
+        select(models.TaskTry)
+        .outerjoin(job, job.id == models.TaskTry.job_id)
+        .where(
+            models.TaskTry.state.in_(HOLDS_SLOT),
+            or_(job.id.is_(None), job.state != JobState.RUNNING),
+            or_(
+                models.TaskTry.state == TaskState.QUEUED,
+                job.id.is_(None),
+                job.tries_outlive.is_(False),
+            ),
         )
+        .order_by(models.TaskTry.id)
+    )
+    return [Try.from_row(r) for r in session.scalars(stmt)]
+
+
+def queued_before(session: Session, cutoff: datetime) -> list[Try]:
+    """Tries still queued (sent to an executor, not started) whose instance was queued
+    before ``cutoff``, by id."""
+    ti = models.TaskInstance
+    stmt = (
+        select(models.TaskTry)
+        .join(ti, ti.id == models.TaskTry.task_instance_id)
+        .where(
+            models.TaskTry.state == TaskState.QUEUED,
+            ti.try_number == models.TaskTry.try_number,
+            ti.queued_at < cutoff,
+        )
+        .order_by(models.TaskTry.id)
+    )
     return [Try.from_row(r) for r in session.scalars(stmt)]
 
 

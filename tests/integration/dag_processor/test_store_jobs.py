@@ -31,7 +31,7 @@ def test_a_started_job_is_running_with_its_host_pid_and_a_first_heartbeat(
     job = jobs.get(session, job_id)
 
     assert job == jobs.Job(
-        job_id, JobType.DAG_PROCESSOR, "host-a", 4242, JobState.RUNNING, T0, T0, None
+        job_id, JobType.DAG_PROCESSOR, "host-a", 4242, JobState.RUNNING, T0, T0, None, False
     )
 
 

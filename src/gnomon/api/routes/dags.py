@@ -212,6 +212,7 @@ def patch_dag(dag_id: str, body: DagPatch, cfg: Config, principal: AsUser) -> Da
         deps.visible_dag(session, principal, dag_id)
         stored_dags.set_paused(session, dag_id, body.is_paused)
         detail = _detail(session, deps.visible_dag(session, principal, dag_id))
+        wakeups.announce(session)  # schedulers on other machines, at the commit
     wakeups.notify(cfg.home)
     return detail
 

@@ -182,6 +182,7 @@ def trigger_run(dag_id: str, body: TriggerBody, cfg: Config, principal: AsUser) 
                 logical_date=_utc(body.logical_date),
                 run_id=body.run_id,
             )
+            wakeups.announce(session)  # schedulers on other machines, at the commit
     except DagNotFound as exc:
         raise errors.NotFound(str(exc)) from None
     except RunExists as exc:
@@ -233,6 +234,7 @@ def clear_run(
             if body.dry_run:
                 return _changes(True, plan.affected)
             cleared = set(clearing.apply(session, cache, run, plan, now=datetime.now(UTC)))
+            wakeups.announce(session)
     except SchedulerError as exc:
         raise errors.Invalid(str(exc)) from None
     wakeups.notify(cfg.home)
@@ -271,6 +273,7 @@ def mark_run(
                 downstream=body.include_downstream,
                 now=datetime.now(UTC),
             )
+            wakeups.announce(session)
     except SchedulerError as exc:
         raise errors.Invalid(str(exc)) from None
     wakeups.notify(cfg.home)

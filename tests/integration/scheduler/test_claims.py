@@ -1,0 +1,112 @@
+"""Claims between schedulers on Postgres: what one transaction holds, another passes over
+(``SKIP LOCKED``) or, for queueing, waits its turn for (the advisory lock)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from scheduler_seeds import NOW, queuer, schedule, trigger, wide_dag
+from sqlalchemy import select
+from support.orchestrator import Orchestrator
+
+from gnomon.scheduler import advance, creation
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics.states import RunState, TaskState
+from gnomon.store import locks, models, pools, runs, task_instances
+
+pytestmark = pytest.mark.parametrize("backend", ["postgres"])
+
+
+def test_a_run_another_transaction_holds_is_passed_over_and_reported_held(
+    orchestrator: Orchestrator,
+) -> None:
+    wide_dag(orchestrator)
+    first, second = schedule(orchestrator.sessions, 2)
+    with orchestrator.sessions.begin() as holder:
+        held_runs, _ = runs.claim(holder, [first])
+        assert [r.id for r in held_runs] == [first]
+        with orchestrator.sessions.begin() as other:
+            claimed, held = runs.claim(other, [first, second])
+            assert ([r.id for r in claimed], held) == ([second], {first})
+    with orchestrator.sessions.begin() as other:
+        claimed, held = runs.claim(other, [first, second])
+        assert ([r.id for r in claimed], held) == ([first, second], set())
+
+
+def test_scheduled_instances_another_transaction_holds_are_not_candidates(
+    orchestrator: Orchestrator,
+) -> None:
+    wide_dag(orchestrator, width=3)
+    schedule(orchestrator.sessions)
+    with orchestrator.sessions.begin() as holder:
+        taken = task_instances.scheduled(holder, limit=1)
+        with orchestrator.sessions.begin() as other:
+            seen = task_instances.scheduled(other, limit=10)
+        assert len(taken) == 1 and len(seen) == 2
+        assert taken[0].id not in {ti.id for ti in seen}
+
+
+def test_while_one_scheduler_queues_another_queues_nothing_and_a_one_slot_pool_holds_one(
+    orchestrator: Orchestrator,
+) -> None:
+    with orchestrator.sessions.begin() as session:
+        pools.upsert(session, "single", 1)
+    wide_dag(orchestrator, width=2, pool="single")
+    schedule(orchestrator.sessions)
+    cache = VersionCache()
+    with orchestrator.sessions.begin() as first:
+        assert len(queuer(orchestrator).queue(first, cache, 4, NOW).workloads) == 1
+        with orchestrator.sessions.begin() as second:
+            # Counting now would miss the first's uncommitted queueing and fill the slot again.
+            queued = queuer(orchestrator).queue(second, cache, 4, NOW)
+            assert (queued.workloads, queued.contended) == ([], True)
+    with orchestrator.sessions.begin() as second:
+        queued = queuer(orchestrator).queue(second, cache, 4, NOW)
+        assert (queued.workloads, queued.contended) == ([], False)  # the pool is full
+    with orchestrator.sessions() as session:
+        states = session.scalars(select(models.TaskInstance.state)).all()
+    assert sorted(states) == [TaskState.QUEUED, TaskState.SCHEDULED]
+
+
+def test_queued_runs_of_a_dag_another_transaction_holds_wait_for_the_next_try(
+    orchestrator: Orchestrator,
+) -> None:
+    wide_dag(orchestrator, max_runs=1)
+    trigger(orchestrator.sessions, 2)
+    with orchestrator.sessions.begin() as holder:
+        assert locks.claim_dags(holder, ["wide"]) == {"wide"}
+        with orchestrator.sessions.begin() as other:
+            started = advance.start_queued_runs(other, NOW)
+        assert (started.runs, started.contended) == ([], True)
+    with orchestrator.sessions.begin() as other:
+        started = advance.start_queued_runs(other, NOW)
+    assert (len(started.runs), started.contended) == (1, False)  # max_active_runs=1
+
+
+DAILY = """
+from datetime import datetime, timedelta
+from gnomon import DAG
+from gnomon.operators.python import PythonOperator
+
+with DAG("daily", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=False):
+    PythonOperator(task_id="t", python_callable=print)
+"""
+
+
+def test_no_scheduled_run_is_created_for_a_dag_another_transaction_holds(
+    orchestrator: Orchestrator,
+) -> None:
+    orchestrator.write_dag("daily", DAILY)
+    orchestrator.sync()
+    with orchestrator.sessions.begin() as holder:
+        locks.claim_dags(holder, ["daily"])
+        with orchestrator.sessions.begin() as other:
+            due = creation.create_due_runs(other, VersionCache(), NOW)
+            assert due.contended
+            assert runs.of_dag(other, "daily") == []
+    with orchestrator.sessions.begin() as other:
+        due = creation.create_due_runs(other, VersionCache(), NOW)
+        assert not due.contended
+        assert due.next_due is not None and due.next_due <= NOW + timedelta(days=1)
+        assert [r.state for r in runs.of_dag(other, "daily")] == [RunState.QUEUED]

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from gnomon.events.notifications import Wakeup, parse
+
+
+def test_run_payloads_name_the_runs_to_plan() -> None:
+    assert parse(["run:3", "run:12", "run:3"]) == Wakeup(frozenset({3, 12}), everything=False)
+
+
+def test_a_star_means_everything_may_have_changed() -> None:
+    assert parse(["run:3", "*"]) == Wakeup(frozenset({3}), everything=True)
+
+
+def test_an_unknown_payload_is_taken_for_a_star() -> None:
+    assert parse(["run:x"]).everything
+    assert parse(["rerun:4"]).everything
+
+
+def test_nothing_heard_is_false() -> None:
+    assert not parse([])
+    assert parse(["run:1"])
