@@ -100,56 +100,78 @@ def clean_environment(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-@contextmanager
-def api_server(db_url: str, home: Path, log: Path) -> Iterator[str]:
-    """``gnomon api`` on a free port, on ``db_url`` with ``home``; yields its base URL."""
-    port = free_port()
-    env = clean_environment(GNOMON_DB_URL=db_url, GNOMON_HOME=str(home))
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gnomon.cli.main", "api", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+class ApiServer:
+    """``gnomon api`` as a subprocess on ``db_url`` with ``home`` (whose secret key it shares
+    with the test), on a free port that stays the same across restarts."""
 
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/health", timeout=2).status_code in (200, 503)
-        except httpx.HTTPError:
-            return process.poll() is not None
+    def __init__(self, db_url: str, home: Path, log: Path, **settings: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.env = clean_environment(GNOMON_DB_URL=db_url, GNOMON_HOME=str(home), **settings)
+        self.process: subprocess.Popen[bytes] | None = None
 
-    try:
-        assert eventually(ready, 60), f"the API did not start: {log.read_text()}"
-        assert process.poll() is None, f"the API exited: {log.read_text()}"
-        yield url
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+    def start(self) -> ApiServer:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gnomon.cli.main", "api", "--port", str(self.port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = self.process
+
+        def ready() -> bool:
             try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                return httpx.get(f"{self.url}/health", timeout=2).status_code in (200, 503)
+            except httpx.HTTPError:
+                return process.poll() is not None
+
+        assert eventually(ready, 60), f"the API did not start: {self.log.read_text()}"
+        assert process.poll() is None, f"the API exited: {self.log.read_text()}"
+        return self
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def api_server(db_url: str, home: Path, log: Path, **settings: str) -> Iterator[ApiServer]:
+    """A started ``ApiServer``, stopped at the end."""
+    server = ApiServer(db_url, home, log, **settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class RemoteWorker:
     """``python -m support.remote_worker`` with no database settings: it runs the messages
     written to its stdin with a ``TryRunner`` and writes each result as a JSON line."""
 
-    def __init__(self, api_url: str, root: Path, name: str = "remote-1") -> None:
+    def __init__(
+        self, api_url: str, root: Path, name: str = "remote-1", **environment: str
+    ) -> None:
         self.home = root / f"{name}-home"  # holds no database, no secret key
         self.home.mkdir()
+        self.logs_folder = self.home / "logs"
         config = {
             "api_url": api_url + EXECUTION,
-            "logs_folder": str(self.home / "logs"),
+            "logs_folder": str(self.logs_folder),
             "cache_folder": str(self.home / "cache"),
             "worker": name,
         }
         tests_dir = str(Path(__file__).resolve().parent.parent)
-        env = clean_environment(GNOMON_HOME=str(self.home), PYTHONPATH=tests_dir)
+        env = clean_environment(GNOMON_HOME=str(self.home), PYTHONPATH=tests_dir, **environment)
         self.stderr = (root / f"{name}.stderr").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "support.remote_worker", json.dumps(config)],
@@ -160,14 +182,14 @@ class RemoteWorker:
             start_new_session=True,
         )
 
-    def run(self, message: Message) -> dict[str, Any]:
-        """Hand the worker one message; its result once the try ended."""
-        assert self.process.stdin is not None and self.process.stdout is not None
+    def send(self, message: Message) -> None:
+        """Hand the worker one message (it runs one at a time, in order)."""
+        assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(message.to_json()).encode() + b"\n")
         self.process.stdin.flush()
-        return self._answer()
 
-    def _answer(self, timeout: float = 120.0) -> dict[str, Any]:
+    def answer(self, timeout: float = 120.0) -> dict[str, Any]:
+        """The result of the next message, once its try ended (``RunResult.to_json``)."""
         assert self.process.stdout is not None
         readable, _, _ = select.select([self.process.stdout], [], [], timeout)
         assert readable, f"the worker did not answer within {timeout:g}s"
@@ -176,11 +198,19 @@ class RemoteWorker:
         found: dict[str, Any] = json.loads(line)
         return found
 
+    def run(self, message: Message) -> dict[str, Any]:
+        self.send(message)
+        return self.answer()
+
+    def stop(self) -> None:
+        """SIGTERM: the worker asks its runner to stop (its try gets a short grace)."""
+        self.process.send_signal(signal.SIGTERM)
+
     def close(self) -> dict[str, Any]:
-        """Stop the worker; what it reports about itself (the modules it imported)."""
-        assert self.process.stdin is not None and self.process.stdout is not None
+        """Let the worker end; what it says about itself (the database modules it imported)."""
+        assert self.process.stdin is not None
         self.process.stdin.close()
-        found = self._answer()
+        found = self.answer()
         self.process.wait(timeout=30)
         self.stderr.close()
         return found
@@ -189,4 +219,6 @@ class RemoteWorker:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        self.stderr.close()
+        for stream in (self.process.stdin, self.process.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
