@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from gnomon.api.app import create_app
 from gnomon.api.config import ApiConfig
+from gnomon.executors import tokens as execution_tokens
 from gnomon.store import db, models, secrets, tokens, users
 from gnomon.store.models import Role, TokenKind
 
@@ -45,11 +46,13 @@ class ApiHarness:
     tokens: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        key = secrets.load_or_create_key(self.home / "secret.key")
         self.config = ApiConfig(
             engine=self.engine,
             home=self.home,
             logs_folder=self.home / "logs",
-            cipher=secrets.Cipher.from_keys(secrets.load_or_create_key(self.home / "secret.key")),
+            cipher=secrets.Cipher.from_keys(key),
+            execution_key=execution_tokens.derive_key(key),
         )
         self.client = TestClient(create_app(self.config))
         with db.session_factory(self.engine).begin() as session:

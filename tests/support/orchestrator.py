@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gnomon.dagfiles import bag
 from gnomon.events import wakeups
+from gnomon.executors.base import Executor
 from gnomon.executors.local import LocalExecutor
 from gnomon.scheduler import clearing, creation
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
@@ -36,6 +37,7 @@ class Orchestrator:
         poll_interval: float = 1.0,
         shutdown_grace: float = 5.0,
         xcom_max_bytes: int = 1_048_576,
+        executor: Executor | None = None,
     ) -> None:
         self.db_url = db_url
         self.home = root / "home"
@@ -44,7 +46,7 @@ class Orchestrator:
         self.dags_folder.mkdir(exist_ok=True)
         self.engine: Engine = db.make_engine(db_url)
         self.sessions: sessionmaker[Session] = db.session_factory(self.engine)
-        self.executor = LocalExecutor(
+        self.executor: Executor = executor or LocalExecutor(
             parallelism=parallelism,
             db_url=db_url,
             kill_grace=1.0,

@@ -1,18 +1,22 @@
 """The ASGI app: ``/health``, the REST API under ``/api/v1`` (OpenAPI at
-``/api/v1/openapi.json``), and the web UI at ``/``."""
+``/api/v1/openapi.json``), the execution API for remote workers under ``/execution/v1``, and
+the web UI at ``/``."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from gnomon import ui
 from gnomon.api import audit, timing
 from gnomon.api.config import ApiConfig
+from gnomon.api.execution_deps import ExecutionState
 from gnomon.api.routes import audit as audit_routes
 from gnomon.api.routes import (
     auth,
     connections,
     dags,
+    execution,
     grid,
     health,
     pools,
@@ -21,9 +25,11 @@ from gnomon.api.routes import (
     users,
     variables,
 )
+from gnomon.store import exceptions
 from gnomon.version import __version__
 
 API_PREFIX = "/api/v1"
+EXECUTION_PREFIX = "/execution/v1"
 
 
 def create_api(config: ApiConfig) -> FastAPI:
@@ -53,12 +59,36 @@ def create_api(config: ApiConfig) -> FastAPI:
     return api
 
 
+def create_execution_api(config: ApiConfig) -> FastAPI:
+    """The ``/execution/v1`` app for remote workers: its own tokens (no users, no cookies),
+    not audited (it is the hot path: every try starts, heartbeats and ends through it)."""
+    api = FastAPI(
+        title="Gnomon execution API",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        servers=[{"url": EXECUTION_PREFIX}],
+    )
+    api.state.execution = ExecutionState(config)
+    api.include_router(execution.router)
+
+    # Workers retry a 503 (and keep their end reports) until the database is back.
+    @api.exception_handler(exceptions.DatabaseUnavailable)
+    @api.exception_handler(exceptions.DatabaseLocked)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+    return api
+
+
 def create_app(config: ApiConfig) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.config = config
     app.include_router(health.router)
     app.mount(API_PREFIX, create_api(config))
+    app.mount(EXECUTION_PREFIX, create_execution_api(config))
     ui.mount(app, config)
-    app.add_middleware(audit.AuditMiddleware, config=config)
+    app.add_middleware(audit.AuditMiddleware, config=config, unaudited=(EXECUTION_PREFIX,))
     app.add_middleware(timing.ServerTimingMiddleware)
     return app

@@ -19,12 +19,18 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, config: ApiConfig) -> None:
+    def __init__(self, app: ASGIApp, config: ApiConfig, unaudited: tuple[str, ...] = ()) -> None:
         self.app = app
         self.config = config
+        #: Path prefixes not recorded (the execution API: workers' reports, not people's acts).
+        self.unaudited = unaudited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in _SAFE_METHODS
+            or scope["path"].startswith(self.unaudited)
+        ):
             await self.app(scope, receive, send)
             return
         status = 500

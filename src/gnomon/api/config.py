@@ -1,4 +1,5 @@
-"""What the API app needs from outside: the database, where logs are, and the secret key.
+"""What the API app needs from outside: the database, where logs are, the secret keys, and
+the timings it tells remote workers.
 
 Built once by the command that serves the app (``gnomon api``, ``gnomon standalone``) or by a
 test, and passed in: the app reads no settings of its own.
@@ -31,12 +32,27 @@ class ApiConfig:
     session_lifetime: timedelta = timedelta(hours=12)
     #: Mark cookies ``Secure`` (serve the UI over HTTPS, or behind a proxy that does).
     secure_cookies: bool = False
+    #: The key execution API tokens are signed with (``cli.database.execution_key``); None:
+    #: the execution API answers 503 to everything.
+    execution_key: bytes | None = None
+    #: Seconds a run token (the answer to a start, and to each heartbeat) stays valid.
+    execution_token_lifetime: float = 600.0
+    #: Seconds a running try may go without a heartbeat before it is failed as a zombie.
+    task_heartbeat_timeout: float = 300.0
+    #: The largest XCom value a try may push, told to workers when they start a try.
+    xcom_max_bytes: int | None = None
     _readers: sessionmaker[Session] = field(init=False, repr=False)
     _writers: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_readers", db.session_factory(self.engine, read_only=True))
         object.__setattr__(self, "_writers", db.session_factory(self.engine))
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """How often a remote worker heartbeats its try: a quarter of the zombie timeout,
+        bounded as the scheduler bounds its own (``SchedulerConfig.heartbeat_interval``)."""
+        return min(max(self.task_heartbeat_timeout / 4, 0.2), 5.0)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -59,3 +59,9 @@ class Invalid(ApiError):
     """A request that is well-formed but wrong (an unknown param, a bad conf value)."""
 
     status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+class Unavailable(ApiError):
+    """The API cannot answer now (its database is unreachable); the client should retry."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE

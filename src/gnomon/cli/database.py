@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gnomon import settings as settings_module
 from gnomon.cli.common import CliError, CliUsageError
+from gnomon.executors import tokens
 from gnomon.store import db as store_db
 from gnomon.store import exceptions, schema, secrets
 
@@ -70,13 +71,23 @@ def reader(settings: settings_module.Settings) -> Iterator[sessionmaker[Session]
 
 def cipher(settings: settings_module.Settings) -> secrets.Cipher:
     """The cipher of ``GNOMON_SECRET_KEY``, else of ``$GNOMON_HOME/secret.key`` (made once)."""
+    return secrets.Cipher.from_keys(_secret_key(settings))
+
+
+def execution_key(settings: settings_module.Settings) -> bytes:
+    """The key execution API tokens are signed with, derived from the same secret key as
+    ``cipher``: the scheduler that issues start tokens and the API that checks them share it
+    without another secret to distribute."""
+    return tokens.derive_key(_secret_key(settings))
+
+
+def _secret_key(settings: settings_module.Settings) -> bytes:
     explicit = os.environ.get(SECRET_KEY_ENV, "").strip()
     try:
-        key = secrets.resolve_key(explicit or None, settings.home / KEY_FILE_NAME)
+        return secrets.resolve_key(explicit or None, settings.home / KEY_FILE_NAME)
     except exceptions.SecretKeyError as exc:
         where = f"{SECRET_KEY_ENV}: " if explicit else ""
         raise CliUsageError(f"{where}{exc}") from None
-    return secrets.Cipher.from_keys(key)
 
 
 def _require_migrated(engine: Engine) -> None:

@@ -29,6 +29,10 @@ def serve(settings: settings_module.Settings, host: str, port: int) -> None:
             token_lifetime=timedelta(hours=settings.api_token_lifetime_hours),
             session_lifetime=timedelta(hours=settings.ui_session_lifetime_hours),
             secure_cookies=settings.secure_cookies,
+            execution_key=database.execution_key(settings),
+            execution_token_lifetime=settings.execution_token_lifetime,
+            task_heartbeat_timeout=settings.task_heartbeat_timeout,
+            xcom_max_bytes=settings.xcom_max_bytes,
         )
         logging.getLogger("gnomon").setLevel(logging.INFO)
         uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
@@ -38,5 +42,5 @@ def serve(settings: settings_module.Settings, host: str, port: int) -> None:
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="The address to bind.")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
 def api_command(host: str, port: int) -> None:
-    """Serve the REST API (/api/v1), /health and the web UI."""
+    """Serve the REST API (/api/v1), the execution API (/execution/v1), /health and the web UI."""
     serve(load_settings(), host, port)

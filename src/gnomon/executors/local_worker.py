@@ -24,17 +24,14 @@ from sqlalchemy import select as sql_select
 # Imported here so that every forked try finds them loaded already.
 import gnomon.operators  # noqa: F401
 from gnomon.authoring.dag import DAG
-from gnomon.dagfiles import loader
+from gnomon.executors import dag_versions
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
+from gnomon.executors.dag_versions import DagLoadError
 from gnomon.executors.xcom_source import DbXComSource
 from gnomon.runtime import lifeline, supervisor, task_runner
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.semantics.states import TaskState
 from gnomon.store import db, models
-
-
-class DagLoadError(Exception):
-    """The DAG version a workload names could not be loaded in the worker."""
 
 
 class Worker:
@@ -155,25 +152,14 @@ class Worker:
 
     def _load(self, workload: Workload) -> tuple[DAG | None, str | None]:
         source = self._stored_source(workload.dag_version_id)
-        path = Path(workload.fileloc)
-        try:
-            loaded = loader.load_file(
-                path, Path(workload.dags_folder), source=source.encode() if source else None
-            )
-        except OSError as exc:
-            return None, f"cannot read DAG file {path}: {exc}"
-        if loaded.error:
-            return None, f"DAG file {path} failed to import:\n{loaded.error}"
-        found = loaded.get(workload.request.dag_id)
-        if found is None:
-            return None, f"DAG file {path} no longer defines DAG {workload.request.dag_id!r}"
-        warning = None
-        if found.version_hash != workload.version_hash:
-            warning = (
-                f"DAG {found.dag_id!r} loaded from {path} has version {found.version_hash[:12]}, "
-                f"not the run's {workload.version_hash[:12]} (a module it imports changed?)"
-            )
-        return found.dag, warning
+        loaded = dag_versions.load(
+            Path(workload.fileloc),
+            Path(workload.dags_folder),
+            workload.request.dag_id,
+            workload.version_hash,
+            source=source.encode() if source else None,
+        )
+        return loaded.dag, loaded.message
 
     def _stored_source(self, version_id: int) -> str | None:
         try:

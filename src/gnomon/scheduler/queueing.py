@@ -155,26 +155,10 @@ class Queuer:
             log_location=str(log_path),
             now=now,
         )
-        assert run.logical_date is not None
-        assert run.data_interval_start is not None and run.data_interval_end is not None
-        request = TryRequest(
-            dag_id=run.dag_id,
-            task_id=ti.task_id,
-            map_index=ti.map_index,
-            try_number=try_number,
-            run_id=run.run_id,
-            logical_date=run.logical_date,
-            data_interval_start=run.data_interval_start,
-            data_interval_end=run.data_interval_end,
-            conf=run.conf,
-            params=run.params,
-            run_type=run.run_type.value,
-            max_tries=ti.max_tries,
-        )
         return Workload(
             try_id=try_id,
             run_pk=run.id,
-            request=request,
+            request=try_request(run, ti, try_number),
             dag_version_id=version.id,
             version_hash=version.version_hash,
             fileloc=version.fileloc,
@@ -184,3 +168,24 @@ class Queuer:
             queue=ti.queue,
             log_relpath=str(log_relpath),
         )
+
+
+def try_request(run: runs.Run, ti: task_instances.TI, try_number: int) -> TryRequest:
+    """What the try process needs to run try ``try_number`` of ``ti`` (the workload's request,
+    and the execution API's answer to a worker that starts the try)."""
+    assert run.logical_date is not None
+    assert run.data_interval_start is not None and run.data_interval_end is not None
+    return TryRequest(
+        dag_id=run.dag_id,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        try_number=try_number,
+        run_id=run.run_id,
+        logical_date=run.logical_date,
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        conf=run.conf,
+        params=run.params,
+        run_type=run.run_type.value,
+        max_tries=ti.max_tries,
+    )

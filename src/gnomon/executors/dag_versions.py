@@ -1,0 +1,53 @@
+"""A run's DAG, imported in a warm worker process from the code of the run's version.
+
+Shared by the local executor's workers (which read the stored source from the database) and
+remote workers (which fetch it, or its bundle, through the execution API): both keep what
+they loaded per version id, since a version never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gnomon.authoring.dag import DAG
+from gnomon.dagfiles import loader
+
+
+class DagLoadError(Exception):
+    """The DAG version a workload names could not be loaded in the worker."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedVersion:
+    dag: DAG | None
+    #: Why there is no DAG; or, with a DAG, a warning for the try's log.
+    message: str | None = None
+
+
+def load(
+    path: Path,
+    dags_folder: Path,
+    dag_id: str,
+    version_hash: str,
+    *,
+    source: bytes | None = None,
+) -> LoadedVersion:
+    """Import ``path`` (or ``source`` in its place) and find ``dag_id`` in it; warn if its
+    version is not ``version_hash`` (a module the file imports changed since)."""
+    try:
+        loaded = loader.load_file(path, dags_folder, source=source)
+    except OSError as exc:
+        return LoadedVersion(None, f"cannot read DAG file {path}: {exc}")
+    if loaded.error:
+        return LoadedVersion(None, f"DAG file {path} failed to import:\n{loaded.error}")
+    found = loaded.get(dag_id)
+    if found is None:
+        return LoadedVersion(None, f"DAG file {path} no longer defines DAG {dag_id!r}")
+    warning = None
+    if found.version_hash != version_hash:
+        warning = (
+            f"DAG {dag_id!r} loaded from {path} has version {found.version_hash[:12]}, "
+            f"not the run's {version_hash[:12]} (a module it imports changed?)"
+        )
+    return LoadedVersion(found.dag, warning)

@@ -1,0 +1,108 @@
+"""What the execution API reads and writes about one try, for remote workers.
+
+Each function is one statement: these run for every try a worker starts, heartbeats, pulls
+XComs for and ends, so they are the API's hottest queries. State changes still go through
+``store.transitions`` (via ``scheduler.outcomes``); what is here only reads, or touches columns
+no state rule depends on (the heartbeat, the log's location).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gnomon.semantics.states import TaskState
+from gnomon.store import models, runs, task_instances, tries
+
+
+@dataclass(frozen=True, slots=True)
+class TryInRun:
+    """A try with its task instance and its run."""
+
+    attempt: tries.Try
+    instance: task_instances.TI
+    run: runs.Run
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The run a try belongs to, and the DAG version that run executes."""
+
+    run_pk: int
+    dag_version_id: int
+
+
+def try_in_run(session: Session, try_id: int) -> TryInRun | None:
+    """The try, its instance and its run, in one query; None if the try does not exist.
+
+    The rows stay in the session, so ``scheduler.outcomes`` reading the try again afterwards
+    costs no second query."""
+    row = session.execute(
+        select(models.TaskTry, models.TaskInstance, models.DagRun)
+        .join(models.TaskInstance, models.TaskInstance.id == models.TaskTry.task_instance_id)
+        .join(models.DagRun, models.DagRun.id == models.TaskInstance.dag_run_id)
+        .where(models.TaskTry.id == try_id)
+    ).first()
+    if row is None:
+        return None
+    attempt, instance, run = row
+    return TryInRun(
+        tries.Try.from_row(attempt),
+        task_instances.TI.from_row(instance),
+        runs.Run.from_row(run),
+    )
+
+
+def owner(session: Session, try_id: int) -> Owner | None:
+    """The try's run and DAG version; None if the try does not exist."""
+    row = session.execute(
+        select(models.DagRun.id, models.DagRun.dag_version_id)
+        .join(models.TaskInstance, models.TaskInstance.dag_run_id == models.DagRun.id)
+        .join(models.TaskTry, models.TaskTry.task_instance_id == models.TaskInstance.id)
+        .where(models.TaskTry.id == try_id)
+    ).first()
+    return None if row is None else Owner(row[0], row[1])
+
+
+def beat(session: Session, try_id: int, now: datetime) -> bool:
+    """Mark the try alive at ``now`` if it and its task instance are running; False if not:
+    the try was failed as a zombie, or an operator marked its instance, and should stop."""
+    instance_running = (
+        select(models.TaskInstance.id)
+        .where(
+            models.TaskInstance.id == models.TaskTry.task_instance_id,
+            models.TaskInstance.state == TaskState.RUNNING,
+        )
+        .exists()
+    )
+    return (
+        session.execute(
+            update(models.TaskTry)
+            .where(
+                models.TaskTry.id == try_id,
+                models.TaskTry.state == TaskState.RUNNING,
+                instance_running,
+            )
+            .values(heartbeat_at=now)
+            .returning(models.TaskTry.id)
+        ).first()
+        is not None
+    )
+
+
+def set_log_location(session: Session, try_id: int, location: str) -> None:
+    """Where the try's log can be read now (a worker's log server while it runs, the log
+    store once it ended)."""
+    session.execute(
+        update(models.TaskTry).where(models.TaskTry.id == try_id).values(log_location=location)
+    )
+
+
+def source_code(session: Session, version_id: int) -> str | None:
+    """The DAG file's source as it was when version ``version_id`` was made."""
+    return session.scalar(
+        select(models.DagVersion.source_code).where(models.DagVersion.id == version_id)
+    )

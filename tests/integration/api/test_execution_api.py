@@ -1,0 +1,397 @@
+"""The execution API (``/execution/v1``): a worker claims a scheduler-queued try, heartbeats,
+pulls XComs and reports its end with the try's own tokens, never a user's."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from support.api import ApiHarness
+from support.orchestrator import Orchestrator
+from support.remote import EXECUTION, BrokerExecutor, Message, bearer, execution_key
+
+from gnomon.api.app import create_app
+from gnomon.api.config import ApiConfig
+from gnomon.executors import tokens
+from gnomon.scheduler import outcomes
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics.states import RunState, TaskState
+from gnomon.store import bundles, secrets, tries
+
+PIPELINE = """
+from datetime import datetime
+from gnomon import DAG, task
+
+with DAG("pipeline", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    @task
+    def first():
+        return 21
+
+    @task
+    def second(x):
+        return x * 2
+
+    second(first())
+"""
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> BrokerExecutor:
+    return BrokerExecutor(execution_key(tmp_path / "home"))
+
+
+@pytest.fixture
+def orchestrator(make_orchestrator: Any, broker: BrokerExecutor) -> Orchestrator:
+    """A real scheduler whose executor only queues messages, as a Celery executor would."""
+    found: Orchestrator = make_orchestrator(executor=broker)
+    return found
+
+
+def _queued(orchestrator: Orchestrator, broker: BrokerExecutor) -> Message:
+    """The message of the first task of a triggered run of ``pipeline``."""
+    orchestrator.write_dag("pipeline", PIPELINE)
+    orchestrator.sync()
+    orchestrator.start()
+    orchestrator.trigger("pipeline")
+    return broker.next()
+
+
+def _claim(pid: int = 4242, **changes: Any) -> dict[str, Any]:
+    return {"hostname": "worker-host", "pid": pid, "worker": "celery@worker-host", **changes}
+
+
+def _start(api: ApiHarness, message: Message, **changes: Any) -> httpx.Response:
+    return api.client.post(
+        f"{EXECUTION}/tries/{message.try_id}/start",
+        headers=bearer(message.token),
+        json=_claim(**changes),
+    )
+
+
+def _end(
+    api: ApiHarness, try_id: int, token: str, state: str = "success", **outcome: Any
+) -> httpx.Response:
+    now = datetime.now(UTC)
+    body = {
+        "outcome": {"state": state, "exit_reason": state, **outcome},
+        "started_at": (now - timedelta(seconds=1)).isoformat(),
+        "ended_at": now.isoformat(),
+        "pid": 4243,
+    }
+    return api.client.post(f"{EXECUTION}/tries/{try_id}/end", headers=bearer(token), json=body)
+
+
+def _try(orchestrator: Orchestrator, try_id: int) -> tries.Try:
+    with orchestrator.sessions() as session:
+        found = tries.get(session, try_id)
+    assert found is not None
+    return found
+
+
+# -- start ----------------------------------------------------------------------------------
+def test_a_start_claims_the_queued_try_and_says_what_to_run(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    answer = _start(api, message, log_location="http://worker-host:8793/log")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["token"].startswith("gnx_") and body["token"] != message.token
+    assert body["request"]["task_id"] == "first"
+    assert body["request"]["run_id"] == message.workload.request.run_id
+    assert (body["dag_id"], body["fileloc"], body["bundle"]) == ("pipeline", "pipeline.py", None)
+    assert body["version_hash"] == message.workload.version_hash
+    assert body["heartbeat_interval"] == 5.0  # a quarter of 300 s, capped
+    attempt = _try(orchestrator, message.try_id)
+    assert (attempt.state, attempt.worker, attempt.pid) == (
+        TaskState.RUNNING,
+        "celery@worker-host",
+        4242,
+    )
+    assert attempt.log_location == "http://worker-host:8793/log"
+    task = orchestrator.task("pipeline", message.workload.request.run_id, "first")
+    assert task["state"] == "running"
+
+
+def test_two_concurrent_starts_of_one_try_let_exactly_one_win(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def start(pid: int) -> None:
+        barrier.wait()
+        statuses.append(_start(api, message, pid=pid).status_code)
+
+    threads = [threading.Thread(target=start, args=(pid,)) for pid in (1001, 1002)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 409]
+
+
+def test_a_start_repeated_after_its_answer_was_lost_is_answered_again(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    claimed_at = datetime.now(UTC).isoformat()
+    assert _start(api, message, started_at=claimed_at).status_code == 200
+    assert _start(api, message, started_at=claimed_at).status_code == 200
+    # A second delivery of the message is another claim: refused.
+    other = _start(api, message, started_at=datetime.now(UTC).isoformat())
+    assert other.status_code == 409
+    assert "do not run it" in other.json()["detail"]
+
+
+def test_a_start_of_a_try_that_does_not_exist_is_404(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    token = tokens.issue(broker.key, 987654, "start", 60)
+    answer = api.client.post(
+        f"{EXECUTION}/tries/987654/start", headers=bearer(token), json=_claim()
+    )
+    assert answer.status_code == 404
+    assert "does not exist" in answer.json()["detail"]
+
+
+def test_a_start_without_a_field_is_422_naming_it(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    answer = api.client.post(
+        f"{EXECUTION}/tries/{message.try_id}/start",
+        headers=bearer(message.token),
+        json={"pid": 1, "worker": "w"},
+    )
+    assert answer.status_code == 422
+    assert ["body", "hostname"] in [error["loc"] for error in answer.json()["detail"]]
+    assert _try(orchestrator, message.try_id).state is TaskState.QUEUED
+
+
+# -- tokens ---------------------------------------------------------------------------------
+def test_tokens_open_only_their_own_try_and_scope(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    start_url = f"{EXECUTION}/tries/{message.try_id}/start"
+    other_try = tokens.issue(broker.key, message.try_id + 1, "start", 60)
+    refused = api.client.post(start_url, headers=bearer(other_try), json=_claim())
+    assert refused.status_code == 403
+    assert f"for try {message.try_id + 1}" in refused.json()["detail"]
+    # A start token cannot end the try, nor a run token start it.
+    assert _end(api, message.try_id, message.token).status_code == 403
+    run_token = tokens.issue(broker.key, message.try_id, "run", 60)
+    assert api.client.post(start_url, headers=bearer(run_token), json=_claim()).status_code == 403
+    assert _try(orchestrator, message.try_id).state is TaskState.QUEUED
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda key, try_id: None, id="missing"),
+        pytest.param(
+            lambda key, try_id: tokens.issue(key, try_id, "start", 60, now=time.time() - 120),
+            id="expired",
+        ),
+        pytest.param(
+            lambda key, try_id: tokens.issue(b"another deployment", try_id, "start", 60),
+            id="forged",
+        ),
+        pytest.param(
+            lambda key, try_id: tokens.issue(key, try_id, "start", 60).replace(
+                f"gnx_{try_id}.", f"gnx_{try_id + 1}.", 1
+            ),
+            id="altered",
+        ),
+        pytest.param(lambda key, try_id: "gnm_not-an-execution-token", id="user-token"),
+    ],
+)
+def test_a_missing_expired_or_forged_token_is_401(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness, token: Any
+) -> None:
+    message = _queued(orchestrator, broker)
+    value = token(broker.key, message.try_id)
+    answer = api.client.post(
+        f"{EXECUTION}/tries/{message.try_id}/start",
+        headers=bearer(value) if value else {},
+        json=_claim(),
+    )
+    assert answer.status_code == 401, answer.text
+    assert _try(orchestrator, message.try_id).state is TaskState.QUEUED
+
+
+def test_a_user_login_does_not_open_the_execution_api(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    answer = api.client.post(
+        f"{EXECUTION}/tries/{message.try_id}/start", headers=api.headers("admin"), json=_claim()
+    )
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_without_a_signing_key_the_execution_api_is_unavailable(
+    engine: Engine, tmp_path: Path
+) -> None:
+    config = ApiConfig(
+        engine=engine,
+        home=tmp_path,
+        logs_folder=tmp_path / "logs",
+        cipher=secrets.Cipher.from_keys(secrets.load_or_create_key(tmp_path / "secret.key")),
+    )
+    with TestClient(create_app(config)) as client:
+        answer = client.post(
+            f"{EXECUTION}/tries/1/heartbeat", headers=bearer(tokens.issue(b"k", 1, "run", 60))
+        )
+    assert answer.status_code == 503
+    assert "signing key" in answer.json()["detail"]
+
+
+# -- running --------------------------------------------------------------------------------
+def test_a_heartbeat_renews_the_token_until_the_try_is_failed_elsewhere(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    token = _start(api, message).json()["token"]
+    url = f"{EXECUTION}/tries/{message.try_id}/heartbeat"
+    beat = api.client.post(url, headers=bearer(token))
+    assert beat.status_code == 200
+    renewed = beat.json()["token"]
+    assert tokens.verify(broker.key, renewed).scope == "run"
+    with orchestrator.sessions.begin() as session:
+        attempt = tries.get(session, message.try_id)
+        assert attempt is not None
+        reason = "zombie: no heartbeat for more than 30s"
+        now = datetime.now(UTC)
+        assert outcomes.fail_silent(session, VersionCache(), attempt, reason, now) is not None
+    refused = api.client.post(url, headers=bearer(renewed))
+    assert refused.status_code == 409
+    assert "kill it" in refused.json()["detail"]
+    # Its late end report changes nothing: the zombie's failure stands.
+    assert _end(api, message.try_id, renewed).status_code == 409
+    assert _try(orchestrator, message.try_id).exit_reason == reason
+
+
+def test_a_heartbeat_is_refused_once_an_operator_marked_the_instance(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    token = _start(api, message).json()["token"]
+    run_id = message.workload.request.run_id
+    marked = api.post(
+        f"/api/v1/dags/pipeline/runs/{run_id}/mark", json={"state": "failed", "task_ids": ["first"]}
+    )
+    assert marked.status_code == 200, marked.text
+    url = f"{EXECUTION}/tries/{message.try_id}/heartbeat"
+    assert api.client.post(url, headers=bearer(token)).status_code == 409
+    # The worker kills the try and reports it: the try is recorded, the mark stands.
+    ended = _end(api, message.try_id, token, "failed", error="killed")
+    assert ended.status_code == 200
+    assert _try(orchestrator, message.try_id).state is TaskState.FAILED
+    assert orchestrator.task("pipeline", run_id, "first")["state"] == "failed"
+
+
+def test_an_end_applies_the_outcome_and_the_run_advances(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    first = _queued(orchestrator, broker)
+    token = _start(api, first).json()["token"]
+    ended = _end(
+        api, first.try_id, token, xcoms={"return_value": 21}, xcom_lengths={"return_value": None}
+    )
+    assert ended.json() == {"state": "success"}
+    assert _end(api, first.try_id, token).status_code == 409  # a repeated report
+    second = broker.next()  # the scheduler, woken by the end, queued the downstream task
+    assert second.workload.request.task_id == "second"
+    run_token = _start(api, second).json()["token"]
+    pulled = api.client.get(
+        f"{EXECUTION}/tries/{second.try_id}/xcoms",
+        headers=bearer(run_token),
+        params={"task_id": "first", "key": "return_value"},
+    )
+    assert pulled.json() == {"values": {"-1": 21}}
+    assert _end(api, second.try_id, run_token, xcoms={"return_value": 42}).status_code == 200
+    run_id = first.workload.request.run_id
+    assert orchestrator.wait_run("pipeline", run_id) is RunState.SUCCESS
+    assert orchestrator.xcom("pipeline", run_id, "second") == 42
+
+
+def test_a_failed_end_is_retried_by_the_control_plane(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    token = _start(api, message).json()["token"]
+    ended = _end(api, message.try_id, token, "failed", error="ValueError: boom")
+    assert ended.json() == {"state": "failed"}
+    run_id = message.workload.request.run_id
+    assert orchestrator.wait_run("pipeline", run_id) is RunState.FAILED
+    task = orchestrator.task("pipeline", run_id, "first")
+    assert (task["state"], task["tries"][0]["error"]) == ("failed", "ValueError: boom")
+
+
+def test_xcoms_need_a_run_token(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    answer = api.client.get(
+        f"{EXECUTION}/tries/{message.try_id}/xcoms",
+        headers=bearer(message.token),
+        params={"task_id": "first", "key": "return_value"},
+    )
+    assert answer.status_code == 403
+
+
+def test_worker_reports_are_not_audited(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    assert _start(api, message).status_code == 200
+    api.post("/api/v1/dags/pipeline/runs", json={"run_id": "by-a-person"})
+    paths = [entry["path"] for entry in api.get("/api/v1/audit").json()["items"]]
+    assert "/api/v1/dags/pipeline/runs" in paths
+    assert not [p for p in paths if p.startswith(EXECUTION)]
+
+
+# -- code -----------------------------------------------------------------------------------
+def test_the_source_of_the_runs_dag_version_is_served(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    message = _queued(orchestrator, broker)
+    answer = api.client.get(
+        f"{EXECUTION}/tries/{message.try_id}/source", headers=bearer(message.token)
+    )
+    assert answer.status_code == 200
+    assert 'DAG("pipeline"' in answer.json()["source"]
+
+
+def test_only_files_of_the_tries_bundle_are_served(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    api: ApiHarness,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dag_file, helper, elsewhere = ("a" * 64, "b" * 64, "c" * 64)
+    stored = {dag_file: b"# the DAG", helper: b"# a helper", elsewhere: b"# another bundle"}
+    bundle = bundles.Bundle("f" * 64, {"pipeline.py": dag_file, "lib/helper.py": helper})
+    monkeypatch.setattr(bundles, "of_version", lambda session, version_id: bundle)
+    monkeypatch.setattr(bundles, "file_content", lambda session, sha256: stored.get(sha256))
+    message = _queued(orchestrator, broker)
+    started = _start(api, message).json()
+    assert started["bundle"] == {"hash": bundle.hash, "files": dict(bundle.files)}
+    assert started["fileloc"] == "pipeline.py"
+    url = f"{EXECUTION}/tries/{message.try_id}/files"
+    token = bearer(started["token"])
+    served = api.client.get(f"{url}/{helper}", headers=token)
+    assert (served.status_code, served.content) == (200, b"# a helper")
+    assert api.client.get(f"{url}/{elsewhere}", headers=token).status_code == 403
+    assert api.client.get(f"{url}/not-a-hash", headers=token).status_code == 422

@@ -1,0 +1,305 @@
+"""Remote workers: a scheduler queues tries for a broker, a worker process with no database
+settings runs them with ``executors.remote.TryRunner`` against a real API server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from support.orchestrator import Orchestrator
+from support.processes import wait_for
+from support.remote import (
+    EXECUTION,
+    ApiServer,
+    BrokerExecutor,
+    Message,
+    RemoteWorker,
+    api_server,
+    bearer,
+    execution_key,
+)
+
+from gnomon.scheduler import outcomes
+from gnomon.scheduler.versions import VersionCache
+from gnomon.semantics.states import RunState, TaskState
+from gnomon.store import tries
+
+PIPELINE = """
+from datetime import datetime
+from gnomon import DAG, task
+
+with DAG("remote_pipeline", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    @task
+    def produce():
+        return {"n": 21}
+
+    @task
+    def consume(value):
+        print(f"pulled {value}")
+        return value["n"] * 2
+
+    @task
+    def broken():
+        raise ValueError("boom on a remote worker")
+
+    consume(produce())
+    broken()
+"""
+
+#: A task that runs until the file named by the run's conf ``go`` exists.
+WAITING = """
+import os
+import time
+from datetime import datetime
+from gnomon import DAG, task
+
+with DAG("waiting", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    @task
+    def wait(**context):
+        conf = context["dag_run"].conf
+        open(conf["started"], "w").close()
+        while not os.path.exists(conf["go"]):
+            time.sleep(0.05)
+        return "went"
+
+    wait()
+"""
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> BrokerExecutor:
+    return BrokerExecutor(execution_key(tmp_path / "home"))
+
+
+@pytest.fixture
+def orchestrator(make_orchestrator: Any, broker: BrokerExecutor) -> Orchestrator:
+    found: Orchestrator = make_orchestrator(executor=broker)
+    return found
+
+
+@pytest.fixture
+def server(db_url: str, orchestrator: Orchestrator, tmp_path: Path) -> Iterator[ApiServer]:
+    """``gnomon api`` on the test's database; heartbeats every 0.5 s (a 2 s timeout)."""
+    with api_server(
+        db_url, orchestrator.home, tmp_path / "api.log", GNOMON_TASK_HEARTBEAT_TIMEOUT="2"
+    ) as found:
+        yield found
+
+
+@pytest.fixture
+def workers(server: ApiServer, tmp_path: Path) -> Iterator[list[RemoteWorker]]:
+    """Remote workers made by the test, killed after it if they still run."""
+    made: list[RemoteWorker] = []
+    yield made
+    for worker in made:
+        worker.kill()
+
+
+def _try(orchestrator: Orchestrator, try_id: int) -> tries.Try:
+    with orchestrator.sessions() as session:
+        found = tries.get(session, try_id)
+    assert found is not None
+    return found
+
+
+def _log(worker: RemoteWorker, message: Message) -> str:
+    return (worker.logs_folder / message.workload.log_relpath).read_text()
+
+
+def test_a_remote_worker_runs_scheduled_tries_with_no_database_settings(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    server: ApiServer,
+    workers: list[RemoteWorker],
+    tmp_path: Path,
+) -> None:
+    orchestrator.write_dag("remote_pipeline", PIPELINE)
+    orchestrator.sync()
+    orchestrator.start()
+    run_id = orchestrator.trigger("remote_pipeline")
+    worker = RemoteWorker(server.url, tmp_path)
+    workers.append(worker)
+    ran: dict[str, tuple[Message, dict[str, Any]]] = {}
+    for _ in range(3):  # produce and broken, then consume once produce ended
+        message = broker.next()
+        ran[message.workload.request.task_id] = (message, worker.run(message))
+    assert {task: result["status"] for task, (_, result) in ran.items()} == {
+        "produce": "ended",
+        "consume": "ended",
+        "broken": "ended",
+    }
+    assert orchestrator.wait_run("remote_pipeline", run_id) is RunState.FAILED
+    # consume pulled produce's XCom through the API, from inside its forked process.
+    assert orchestrator.xcom("remote_pipeline", run_id, "consume") == 42
+    consume, _ = ran["consume"]
+    assert "pulled {'n': 21}" in _log(worker, consume)
+    broken = orchestrator.task("remote_pipeline", run_id, "broken")
+    assert broken["state"] == "failed"
+    assert broken["tries"][0]["error"] == "ValueError: boom on a remote worker"
+    assert broken["tries"][0]["worker"] == "remote-1"
+    assert "boom on a remote worker" in _log(worker, ran["broken"][0])
+    assert worker.close() == {"database_modules": []}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_worker_that_loses_the_start_race_does_not_run_the_task(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    server: ApiServer,
+    workers: list[RemoteWorker],
+    tmp_path: Path,
+) -> None:
+    orchestrator.write_dag("waiting", WAITING)
+    orchestrator.sync()
+    orchestrator.start()
+    started = tmp_path / "started"
+    orchestrator.trigger("waiting", {"started": str(started), "go": str(tmp_path / "go")})
+    message = broker.next()
+    # Another worker got the same message first (a redelivery) and claimed the try.
+    claim = {"hostname": "elsewhere", "pid": 1, "worker": "other"}
+    first = httpx.post(
+        f"{server.url}{EXECUTION}/tries/{message.try_id}/start",
+        headers=bearer(message.token),
+        json=claim,
+    )
+    assert first.status_code == 200
+    worker = RemoteWorker(server.url, tmp_path)
+    workers.append(worker)
+    result = worker.run(message)
+    assert result["status"] == "refused"
+    assert "HTTP 409" in result["detail"]
+    assert not started.exists()
+    assert not (worker.logs_folder / message.workload.log_relpath).exists()
+    assert _try(orchestrator, message.try_id).worker == "other"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_try_given_up_elsewhere_is_killed_at_its_next_heartbeat(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    server: ApiServer,
+    workers: list[RemoteWorker],
+    tmp_path: Path,
+) -> None:
+    orchestrator.write_dag("waiting", WAITING)
+    orchestrator.sync()
+    orchestrator.start()
+    started = tmp_path / "started"
+    orchestrator.trigger("waiting", {"started": str(started), "go": str(tmp_path / "never")})
+    message = broker.next()
+    worker = RemoteWorker(server.url, tmp_path)
+    workers.append(worker)
+    worker.send(message)
+    wait_for(started.exists, 30)
+    reason = "zombie: no heartbeat for more than 2s"
+    with orchestrator.sessions.begin() as session:
+        attempt = tries.get(session, message.try_id)
+        assert attempt is not None
+        assert outcomes.fail_silent(session, VersionCache(), attempt, reason, datetime.now(UTC))
+    result = worker.answer()
+    assert result["status"] == "ended"
+    assert "had ended already" in result["detail"]
+    assert "refused its heartbeat" in result["outcome"]["error"]
+    assert _try(orchestrator, message.try_id).exit_reason == reason
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_stopping_worker_kills_its_try_which_is_retried_without_using_a_retry(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    server: ApiServer,
+    workers: list[RemoteWorker],
+    tmp_path: Path,
+) -> None:
+    orchestrator.write_dag("waiting", WAITING)
+    orchestrator.sync()
+    orchestrator.start()
+    started = tmp_path / "started"
+    run_id = orchestrator.trigger(
+        "waiting", {"started": str(started), "go": str(tmp_path / "never")}
+    )
+    message = broker.next()
+    worker = RemoteWorker(server.url, tmp_path)
+    workers.append(worker)
+    worker.send(message)
+    wait_for(started.exists, 30)
+    worker.stop()
+    result = worker.answer()
+    assert (result["status"], result["outcome"]["exit_reason"]) == ("ended", "shutdown")
+    again = broker.next()  # the scheduler queued the task again at once
+    assert again.workload.request.try_number == 2
+    assert again.workload.request.max_tries == 2  # one more try: the shutdown used none
+    assert orchestrator.task("waiting", run_id, "wait")["tries"][0]["exit_reason"] == "shutdown"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_end_report_outlives_an_api_restart(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    server: ApiServer,
+    workers: list[RemoteWorker],
+    tmp_path: Path,
+) -> None:
+    orchestrator.write_dag("waiting", WAITING)
+    orchestrator.sync()
+    orchestrator.start()
+    started, go = tmp_path / "started", tmp_path / "go"
+    run_id = orchestrator.trigger("waiting", {"started": str(started), "go": str(go)})
+    message = broker.next()
+    worker = RemoteWorker(server.url, tmp_path)
+    workers.append(worker)
+    worker.send(message)
+    wait_for(started.exists, 30)
+    server.stop()
+    go.touch()  # the try ends while the API is down: its report waits
+    server.start()
+    result = worker.answer()
+    assert (result["status"], result["detail"]) == ("ended", "success")
+    assert orchestrator.wait_run("waiting", run_id) is RunState.SUCCESS
+    assert _try(orchestrator, message.try_id).state is TaskState.SUCCESS
+
+
+BROKEN_ON_WORKERS = """
+import os
+from datetime import datetime
+from gnomon import DAG, task
+
+if os.environ.get("REMOTE_WORKER_TEST"):
+    raise RuntimeError("this DAG cannot be imported on the worker")
+
+with DAG("fragile", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    @task
+    def hello():
+        return "hello"
+
+    hello()
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_dag_that_fails_to_import_on_the_worker_fails_the_try_with_the_error(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    server: ApiServer,
+    workers: list[RemoteWorker],
+    tmp_path: Path,
+) -> None:
+    orchestrator.write_dag("fragile", BROKEN_ON_WORKERS)
+    orchestrator.sync()
+    orchestrator.start()
+    run_id = orchestrator.trigger("fragile")
+    worker = RemoteWorker(server.url, tmp_path, REMOTE_WORKER_TEST="1")
+    workers.append(worker)
+    message = broker.next()
+    result = worker.run(message)
+    assert result["status"] == "ended"
+    error = "RuntimeError: this DAG cannot be imported on the worker"
+    assert error in result["outcome"]["error"]
+    assert error in _log(worker, message)
+    assert orchestrator.wait_run("fragile", run_id) is RunState.FAILED
+    task = orchestrator.task("fragile", run_id, "hello")
+    assert "failed to import" in task["tries"][0]["error"]
