@@ -55,12 +55,18 @@ def _scheduler(
 ) -> Scheduler:
     """The scheduler and its local executor. ``engine`` need not pre-ping: the loop retries a
     pass that lost its connection."""
-    executor = LocalExecutor(
-        parallelism=settings.parallelism,
-        db_url=settings.database_url(),
-        kill_grace=settings.kill_grace,
-        xcom_max_bytes=settings.xcom_max_bytes,
-    )
+    try:
+        executor = LocalExecutor(
+            parallelism=settings.parallelism,
+            db_url=settings.database_url(),
+            kill_grace=settings.kill_grace,
+            xcom_max_bytes=settings.xcom_max_bytes,
+            logs_folder=settings.logs_folder(),
+            log_url=settings.log_url,
+            log_storage_options=settings.log_storage_options,
+        )
+    except (ValueError, ImportError) as exc:  # fsspec: an unknown protocol, a missing package
+        raise CliError(f"GNOMON_LOG_URL {settings.log_url}: {exc}") from None
     config = SchedulerConfig(
         home=settings.home,
         dags_folder=dags_folder,

@@ -71,6 +71,7 @@ def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:
         error=outcome.error,
         **({"start_date": event.started_at} if attempt.start_date is None else {}),
         **({"pid": event.pid} if attempt.pid is None else {}),
+        **({"log_location": event.log_location} if event.log_location else {}),
     )
     if not won:
         return None
