@@ -1,4 +1,4 @@
-"""The ASGI app: ``/health``, the REST API under ``/api/v1`` (OpenAPI at
+"""The ASGI app: ``/health``, ``/metrics``, the REST API under ``/api/v1`` (OpenAPI at
 ``/api/v1/openapi.json``), and the web UI at ``/``."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from gnomon.api.routes import (
     dags,
     grid,
     health,
+    metrics,
     pools,
     runs,
     task_instances,
@@ -57,6 +58,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.config = config
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.mount(API_PREFIX, create_api(config))
     ui.mount(app, config)
     app.add_middleware(audit.AuditMiddleware, config=config)

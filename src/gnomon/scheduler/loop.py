@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from gnomon import metrics
 from gnomon.events import wakeups
 from gnomon.executors.base import Event, Executor, TryEnded, TryStarted
 from gnomon.scheduler import advance, creation, outcomes, queueing
@@ -149,7 +150,7 @@ class Scheduler:
             # next pass that has work, at the latest with the next heartbeat.
             return
         self.passes += 1
-        with self.sessions.begin() as session:
+        with metrics.SCHEDULER_LOOP_SECONDS.time(), self.sessions.begin() as session:
             self._apply(session, events, now)
             if self._create_runs or (self._next_creation and self._next_creation <= now):
                 self._create_runs = False
@@ -209,7 +210,7 @@ class Scheduler:
     def _apply(self, session: Session, events: list[Event], now: datetime) -> None:
         for event in events:
             if isinstance(event, TryStarted):
-                outcomes.started(session, event, now)
+                outcomes.started(session, event, now, self.cache)
             elif isinstance(event, TryEnded):
                 run_pk = outcomes.ended(session, self.cache, event)
                 if run_pk is not None:
