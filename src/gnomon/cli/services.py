@@ -16,7 +16,7 @@ import click
 from sqlalchemy import Engine
 
 from gnomon import settings as settings_module
-from gnomon.cli import database, logging_setup
+from gnomon.cli import database, logging_setup, monitoring
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dag_processor import processor as dag_processing
 from gnomon.dagfiles import bag
@@ -91,10 +91,12 @@ def _run(scheduler: Scheduler, stop: threading.Event) -> None:
 
 
 @click.command("scheduler")
+@monitoring.metrics_port_option()
 @common_options()
-def scheduler_command(common: Common) -> None:
+def scheduler_command(common: Common, metrics_port: int | None) -> None:
     """Run the scheduler and its local executor until Ctrl-C or SIGTERM."""
     logging_setup.configure(common.settings)
+    monitoring.serve_metrics(common.settings, metrics_port)
     with database.engine(common.settings, pre_ping=False) as engine:
         scheduler = _scheduler(common.settings, engine, common.dags_folder, JobType.SCHEDULER)
         _run(scheduler, _stop_on_signals())
@@ -141,7 +143,11 @@ def standalone(common: Common, host: str, port: int) -> None:
     else:
         click.echo(f"  login:    admin (password in {password_file})", err=True)
     stop = _stop_on_signals()
-    processor = _start_child(["dag-processor", "--dags-folder", str(common.dags_folder)])
+    monitoring.serve_metrics(settings, None)
+    # The metrics port (if set) is the scheduler's: the DAG processor's is off.
+    processor = _start_child(
+        ["dag-processor", "--dags-folder", str(common.dags_folder), "--metrics-port", "0"]
+    )
     api = _start_child(["api", "--host", host, "--port", str(port)])
     try:
         _run(_scheduler(settings, engine, common.dags_folder, JobType.STANDALONE), stop)

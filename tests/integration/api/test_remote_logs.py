@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import MakeOrchestrator
 from sqlalchemy import select, update
 from support.api import ApiHarness
 from support.orchestrator import Orchestrator
 from support.processes import wait_for
 from support.s3 import S3Server
 
-from conftest import MakeOrchestrator
 from gnomon.runtime import logstore
 from gnomon.runtime.log_server import LogServer
 from gnomon.semantics.states import RunState

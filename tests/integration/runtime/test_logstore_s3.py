@@ -21,9 +21,7 @@ def folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_upload_copies_the_log_and_returns_its_location(
-    s3_server: S3Server, folder: Path
-) -> None:
+def test_upload_copies_the_log_and_returns_its_location(s3_server: S3Server, folder: Path) -> None:
     bucket = s3_server.create_bucket()
     store = logstore.LogStore(f"s3://{bucket}/gnomon/", folder, s3_server.storage_options)
     assert store.remote
@@ -91,9 +89,7 @@ def test_a_failed_upload_keeps_the_local_log_and_says_so_at_its_end(
     assert last.startswith("*** uploading this log to s3://no-such-bucket/logs failed:")
 
 
-def test_a_failed_upload_falls_back_to_the_workers_url(
-    s3_server: S3Server, folder: Path
-) -> None:
+def test_a_failed_upload_falls_back_to_the_workers_url(s3_server: S3Server, folder: Path) -> None:
     store = logstore.LogStore("s3://no-such-bucket/logs", folder, s3_server.storage_options)
     worker_url = "http://worker-1:8793/logs/x?sig=abc"
     assert store.store_finished(RELPATH, fallback=worker_url) == worker_url
