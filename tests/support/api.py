@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 from fastapi.testclient import TestClient
@@ -44,6 +45,8 @@ class ApiHarness:
     config: ApiConfig = field(init=False)
     client: TestClient = field(init=False)
     tokens: dict[str, str] = field(default_factory=dict)
+    #: fsspec options for logs on a remote store (``ApiConfig.log_storage_options``).
+    log_storage_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         key = secrets.load_or_create_key(self.home / "secret.key")
@@ -53,6 +56,7 @@ class ApiHarness:
             logs_folder=self.home / "logs",
             cipher=secrets.Cipher.from_keys(key),
             execution_key=execution_tokens.derive_key(key),
+            log_storage_options=self.log_storage_options,
         )
         self.client = TestClient(create_app(self.config))
         with db.session_factory(self.engine).begin() as session:

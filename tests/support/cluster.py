@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 from cryptography.fernet import Fernet
-from kombu import Connection
+from kombu.connection import Connection
 from sqlalchemy import Engine, func, select, text
 
 from gnomon.events import wakeups
@@ -44,7 +44,7 @@ BROKERS = {"redis": REDIS_URL, "rabbitmq": RABBITMQ_URL}
 def broker_reachable(url: str) -> str | None:
     """None if the broker answers, else why not."""
     try:
-        with Connection(url, connect_timeout=3) as connection:
+        with Connection(url, connect_timeout=3) as connection:  # type: ignore[no-untyped-call]
             connection.ensure_connection(max_retries=1)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
@@ -280,7 +280,8 @@ class Cluster:
             self._kill_group(component)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 component.process.wait(timeout=5)
-            eventually(lambda c=component: is_gone(c.pid), 5)
+            pid = component.pid
+            eventually(lambda: is_gone(pid), 5)  # noqa: B023
         self._purge_queues()
         self.engine.dispose()
 
@@ -292,7 +293,7 @@ class Cluster:
                 client.delete(key)
             client.close()
             return
-        with Connection(self.broker_url, connect_timeout=3) as connection:
+        with Connection(self.broker_url, connect_timeout=3) as connection:  # type: ignore[no-untyped-call]
             channel = connection.channel()
             for name in self.queues_used:
                 with contextlib.suppress(Exception):

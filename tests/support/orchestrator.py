@@ -38,6 +38,8 @@ class Orchestrator:
         shutdown_grace: float = 5.0,
         xcom_max_bytes: int = 1_048_576,
         executor: Executor | None = None,
+        log_url: str | None = None,
+        log_storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.db_url = db_url
         self.home = root / "home"
@@ -51,6 +53,9 @@ class Orchestrator:
             db_url=db_url,
             kill_grace=1.0,
             xcom_max_bytes=xcom_max_bytes,
+            logs_folder=self.home / "logs",
+            log_url=log_url,
+            log_storage_options=log_storage_options,
         )
         self.config = SchedulerConfig(
             home=self.home,

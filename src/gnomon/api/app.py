@@ -1,4 +1,4 @@
-"""The ASGI app: ``/health``, the REST API under ``/api/v1`` (OpenAPI at
+"""The ASGI app: ``/health``, ``/metrics``, the REST API under ``/api/v1`` (OpenAPI at
 ``/api/v1/openapi.json``), the execution API for remote workers under ``/execution/v1``, and
 the web UI at ``/``."""
 
@@ -19,6 +19,7 @@ from gnomon.api.routes import (
     execution,
     grid,
     health,
+    metrics,
     pools,
     runs,
     task_instances,
@@ -86,6 +87,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.config = config
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.mount(API_PREFIX, create_api(config))
     app.mount(EXECUTION_PREFIX, create_execution_api(config))
     ui.mount(app, config)

@@ -1,5 +1,5 @@
-"""What the API app needs from outside: the database, where logs are, the secret keys, and
-the timings it tells remote workers.
+"""What the API app needs from outside: the database, where logs are (and how to reach a
+remote log store), the secret keys, and the timings it tells remote workers.
 
 Built once by the command that serves the app (``gnomon api``, ``gnomon standalone``) or by a
 test, and passed in: the app reads no settings of its own.
@@ -7,11 +7,12 @@ test, and passed in: the app reads no settings of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +42,8 @@ class ApiConfig:
     task_heartbeat_timeout: float = 300.0
     #: The largest XCom value a try may push, told to workers when they start a try.
     xcom_max_bytes: int | None = None
+    #: fsspec storage options for logs kept in a remote store (``log_url``, e.g. s3://).
+    log_storage_options: Mapping[str, Any] = field(default_factory=dict)
     _readers: sessionmaker[Session] = field(init=False, repr=False)
     _writers: sessionmaker[Session] = field(init=False, repr=False)
 

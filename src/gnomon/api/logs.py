@@ -1,60 +1,47 @@
-"""Reading a try's log file in pieces, for the log endpoints (plain and streamed).
+"""Reading a try's log for the log endpoints (plain and streamed), wherever it is.
 
-Behind one function taking the log's location, so that another store (fsspec, object
-storage) can take the place of the local file system.
+The reading itself is ``runtime.logstore.read`` (a local file, a worker's log server, an
+object store); this adds what the log view shows when the log cannot be reached just now:
+a notice beside the content rather than an error, so the page goes on following it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-#: The most bytes one call returns.
-MAX_CHUNK = 1024 * 1024
+from gnomon.runtime import logstore
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
-    content: str
-    #: Where the next read starts (a byte offset in the file).
-    next_offset: int
-    #: ``next_offset`` is the end of the file, or the file does not exist.
-    at_end: bool
+class LogRead:
+    chunk: logstore.Chunk
+    #: Why nothing could be read now (a worker that is down...), for the reader; not log text.
+    notice: str | None = None
 
 
-def read(location: str, offset: int, *, final: bool, limit: int = MAX_CHUNK) -> Chunk:
-    """The log at ``location`` from byte ``offset``, at most ``limit`` bytes.
-
-    A UTF-8 character the writer has only partly written (or that the limit cuts) is left
-    for the next read; ``final`` (the writer is done) takes an incomplete character at the
-    very end of the file as it is. Bytes that are not UTF-8 are replaced.
-    """
+def read(
+    location: str,
+    offset: int,
+    *,
+    final: bool,
+    storage_options: Mapping[str, Any],
+    limit: int = logstore.MAX_CHUNK,
+) -> LogRead:
+    """The log at ``location`` from byte ``offset`` (see ``logstore.read``); if it cannot
+    be reached, no content and a notice. The offset stays where it was, so a later read goes
+    on from there; a ``final`` try's log reads as ended (nothing more will come)."""
     try:
-        with Path(location).open("rb") as f:
-            f.seek(offset)
-            data = f.read(limit)
-            at_end = f.read(1) == b""
-    except FileNotFoundError:
-        return Chunk("", offset, True)
-    if not (final and at_end):
-        keep = _complete_prefix(data)
-        at_end = at_end and keep == len(data)
-        data = data[:keep]
-    return Chunk(data.decode("utf-8", errors="replace"), offset + len(data), at_end)
-
-
-def _complete_prefix(data: bytes) -> int:
-    """The length of ``data`` without an incomplete UTF-8 sequence at its end."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 != 0x80:  # not a continuation byte: the start of the last character
-            if byte >= 0xF0:
-                need = 4
-            elif byte >= 0xE0:
-                need = 3
-            elif byte >= 0xC0:
-                need = 2
-            else:
-                need = 1
-            return len(data) - back if back < need else len(data)
-    return len(data)
+        chunk = logstore.read(
+            location, offset, final=final, limit=limit, storage_options=storage_options
+        )
+    except logstore.LogUnavailable as exc:
+        later = (
+            ""
+            if final
+            else " (it will be read again; once the try ends, its log is read from where the "
+            "worker keeps it)"
+        )
+        return LogRead(logstore.Chunk("", offset, at_end=final), f"{exc}{later}")
+    return LogRead(chunk)

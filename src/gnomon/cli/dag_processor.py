@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import signal
-import sys
 from types import FrameType
 from typing import Any
 
 import click
 
-from gnomon.cli import database, output
+from gnomon.cli import database, logging_setup, monitoring, output
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dag_processor import processor, stopping
 from gnomon.dagfiles.exceptions import DagFilesError
@@ -22,8 +20,9 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 @click.command("dag-processor")
 @click.option("--once", is_flag=True, help="Sync once, print what changed, and exit.")
+@monitoring.metrics_port_option()
 @common_options()
-def dag_processor(common: Common, once: bool) -> None:
+def dag_processor(common: Common, once: bool, metrics_port: int | None) -> None:
     """Keep the stored DAGs, versions and import errors in step with the DAGs folder.
 
     Runs until SIGTERM or Ctrl-C, reparsing new and changed files every
@@ -38,13 +37,14 @@ def dag_processor(common: Common, once: bool) -> None:
             if once:
                 _print(watcher.run_once(), common)
             else:
+                logging_setup.configure(common.settings)
+                monitoring.serve_metrics(common.settings, metrics_port)
                 _run_until_stopped(watcher)
         except (exceptions.StoreError, DagFilesError) as exc:
             raise CliError(str(exc)) from None
 
 
 def _run_until_stopped(watcher: processor.DagProcessor) -> None:
-    _log_to_stderr()
     with stopping.StopFlag() as stop:
 
         def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -58,15 +58,6 @@ def _run_until_stopped(watcher: processor.DagProcessor) -> None:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-
-
-def _log_to_stderr() -> None:
-    gnomon_logger = logging.getLogger("gnomon")
-    if not gnomon_logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        gnomon_logger.addHandler(handler)
-    gnomon_logger.setLevel(logging.INFO)
 
 
 def _print(report: processor.ProcessorReport, common: Common) -> None:

@@ -18,6 +18,7 @@ from gnomon.cli import (
     users,
     variables,
     web,
+    worker,
 )
 from gnomon.cli.common import output_option
 from gnomon.runtime import lifeline
@@ -52,6 +53,7 @@ cli.add_command(connections.connections)
 cli.add_command(users.users)
 cli.add_command(users.tokens_group)
 cli.add_command(web.api_command)
+cli.add_command(worker.worker_command)
 
 # ``dags trigger|pause|unpause|backfill`` register themselves on the ``dags`` group.
 assert dag_control.trigger is not None

@@ -16,7 +16,7 @@ import click
 from sqlalchemy import Engine
 
 from gnomon import settings as settings_module
-from gnomon.cli import database, logging_setup
+from gnomon.cli import database, logging_setup, monitoring
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dag_processor import processor as dag_processing
 from gnomon.dagfiles import bag
@@ -86,12 +86,18 @@ def _executor(settings: settings_module.Settings) -> Executor:
             queued_timeout=settings.task_queued_timeout,
             visibility_timeout=settings.broker_visibility_timeout,
         )
-    return LocalExecutor(
-        parallelism=settings.parallelism,
-        db_url=settings.database_url(),
-        kill_grace=settings.kill_grace,
-        xcom_max_bytes=settings.xcom_max_bytes,
-    )
+    try:
+        return LocalExecutor(
+            parallelism=settings.parallelism,
+            db_url=settings.database_url(),
+            kill_grace=settings.kill_grace,
+            xcom_max_bytes=settings.xcom_max_bytes,
+            logs_folder=settings.logs_folder(),
+            log_url=settings.log_url,
+            log_storage_options=settings.log_storage_options,
+        )
+    except (ValueError, ImportError) as exc:  # fsspec: an unknown protocol, a missing package
+        raise CliError(f"GNOMON_LOG_URL {settings.log_url}: {exc}") from None
 
 
 def _run(scheduler: Scheduler, stop: threading.Event) -> None:
@@ -105,10 +111,12 @@ def _run(scheduler: Scheduler, stop: threading.Event) -> None:
 
 
 @click.command("scheduler")
+@monitoring.metrics_port_option()
 @common_options()
-def scheduler_command(common: Common) -> None:
+def scheduler_command(common: Common, metrics_port: int | None) -> None:
     """Run the scheduler and its local executor until Ctrl-C or SIGTERM."""
     logging_setup.configure(common.settings)
+    monitoring.serve_metrics(common.settings, metrics_port)
     with database.engine(common.settings, pre_ping=False) as engine:
         scheduler = _scheduler(common.settings, engine, common.dags_folder, JobType.SCHEDULER)
         _run(scheduler, _stop_on_signals())
@@ -155,7 +163,11 @@ def standalone(common: Common, host: str, port: int) -> None:
     else:
         click.echo(f"  login:    admin (password in {password_file})", err=True)
     stop = _stop_on_signals()
-    processor = _start_child(["dag-processor", "--dags-folder", str(common.dags_folder)])
+    monitoring.serve_metrics(settings, None)
+    # The metrics port (if set) is the scheduler's: the DAG processor's is off.
+    processor = _start_child(
+        ["dag-processor", "--dags-folder", str(common.dags_folder), "--metrics-port", "0"]
+    )
     api = _start_child(["api", "--host", host, "--port", str(port)])
     try:
         _run(_scheduler(settings, engine, common.dags_folder, JobType.STANDALONE), stop)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +23,7 @@ from gnomon.cli.common import (
     output_option,
 )
 from gnomon.events import wakeups
+from gnomon.runtime import logstore
 from gnomon.scheduler import clearing
 from gnomon.scheduler.exceptions import SchedulerError
 from gnomon.scheduler.versions import VersionCache
@@ -96,33 +99,45 @@ def clear(
 def logs(
     dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int | None, follow: bool
 ) -> None:
-    """Print the log of one try of a task instance (the latest try by default)."""
-    with database.reader(load_settings()) as sessions:
+    """Print the log of one try of a task instance (the latest try by default), wherever it
+    is kept: the logs folder, a worker's log server while the try runs, the remote log store."""
+    settings = load_settings()
+    with database.reader(settings) as sessions:
         attempt = _find_try(sessions, dag_id, run_id, task_id, map_index, try_number)
         if attempt.log_location is None:
             raise CliError(f"try {attempt.try_number} of {task_id} has no log")
-        path = Path(attempt.log_location)
-        position = _print_from(path, 0)
-        while follow and attempt.state in states.HOLDS_SLOT:
+        position = 0
+        while True:
+            # The location changes when the try ends and its log is uploaded: read it anew.
+            location = attempt.log_location
+            final = attempt.state not in states.HOLDS_SLOT
+            position = _print_from(location, position, final, settings.log_storage_options)
+            if final or not follow:
+                break
             time.sleep(0.2)
             attempt = _find_try(sessions, dag_id, run_id, task_id, map_index, attempt.try_number)
-            position = _print_from(path, position)
-    _print_from(path, position)  # what the try wrote as it ended
-    if not path.exists() and attempt.state not in states.HOLDS_SLOT:
-        raise CliError(f"the log file {path} of try {attempt.try_number} does not exist")
+    is_file = location is not None and "://" not in location
+    if is_file and not Path(str(location)).exists() and attempt.state not in states.HOLDS_SLOT:
+        raise CliError(f"the log file {location} of try {attempt.try_number} does not exist")
 
 
-def _print_from(path: Path, position: int) -> int:
-    try:
-        with path.open("rb") as f:
-            f.seek(position)
-            data = f.read()
-    except FileNotFoundError:
+def _print_from(
+    location: str | None, position: int, final: bool, storage_options: Mapping[str, Any]
+) -> int:
+    """Print the log at ``location`` from byte ``position`` to its end; the end's offset."""
+    if location is None:
         return position
-    if data:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    return position + len(data)
+    while True:
+        try:
+            chunk = logstore.read(location, position, final=final, storage_options=storage_options)
+        except logstore.LogUnavailable as exc:
+            raise CliError(str(exc)) from None
+        if chunk.content:
+            sys.stdout.write(chunk.content)
+            sys.stdout.flush()
+        position = chunk.next_offset
+        if chunk.at_end or not chunk.content:
+            return position
 
 
 def _find_try(

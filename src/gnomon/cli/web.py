@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import click
@@ -11,7 +10,7 @@ import uvicorn
 from gnomon import settings as settings_module
 from gnomon.api.app import create_app
 from gnomon.api.config import ApiConfig
-from gnomon.cli import database
+from gnomon.cli import database, logging_setup
 from gnomon.cli.common import load_settings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -20,6 +19,7 @@ DEFAULT_PORT = 8080
 
 def serve(settings: settings_module.Settings, host: str, port: int) -> None:
     """Serve the API and UI until SIGINT/SIGTERM (uvicorn stops gracefully on both)."""
+    logging_setup.configure(settings)
     with database.engine(settings) as engine:
         config = ApiConfig(
             engine=engine,
@@ -33,9 +33,16 @@ def serve(settings: settings_module.Settings, host: str, port: int) -> None:
             execution_token_lifetime=settings.execution_token_lifetime,
             task_heartbeat_timeout=settings.task_heartbeat_timeout,
             xcom_max_bytes=settings.xcom_max_bytes,
+            log_storage_options=settings.log_storage_options,
         )
-        logging.getLogger("gnomon").setLevel(logging.INFO)
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(
+            create_app(config),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            log_config=logging_setup.uvicorn_config(settings),
+        )
 
 
 @click.command("api")

@@ -90,7 +90,10 @@ def worker_command(
     log_server.start()
     store = LogStore(settings.log_url, logs_folder, settings.log_storage_options)
     metrics_at = settings.metrics_port if metrics_port is None else metrics_port
-    if metrics_at is not None:
+    if metrics_at:
+        from celery.worker import state as celery_state
+
+        metrics.WORKER_TRIES_RUNNING.set_function(lambda: len(celery_state.active_requests))
         metrics.serve(metrics_at)
     worker_name = name or default_name()
     config = WorkerConfig(
@@ -105,7 +108,8 @@ def worker_command(
         xcom_max_bytes=settings.xcom_max_bytes,
         visibility_timeout=settings.broker_visibility_timeout,
         live_location=log_server.url_for,
-        upload=None if store.is_local else store.upload,
+        # Uploaded to log_url if set; else the log server goes on serving it.
+        upload=lambda relpath: store.store_finished(relpath, fallback=log_server.url_for(relpath)),
     )
     app = build_app(config)
     click.echo(

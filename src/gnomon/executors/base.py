@@ -74,6 +74,9 @@ class TryEnded:
     pid: int | None
     started_at: datetime | None
     ended_at: datetime
+    #: Where the try's log is now, if not where it was recorded when the try was queued
+    #: (the worker copied it to the remote log store).
+    log_location: str | None = None
 
 
 Event = TryStarted | TryEnded

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery.app.base import Celery
 
 #: The Celery task that runs one try (name only: the scheduler never imports the worker side).
 RUN_TRY = "gnomon.run_try"

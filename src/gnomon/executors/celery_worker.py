@@ -19,6 +19,7 @@ Lifecycles:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -30,7 +31,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from celery import Celery, signals
+from celery import signals  # type: ignore[attr-defined]
+from celery.app.base import Celery
+from celery.exceptions import Reject
 
 # Imported in the main process, so every pool process (forked from it) finds them loaded.
 import gnomon.operators  # noqa: F401
@@ -79,9 +82,22 @@ def build_app(config: WorkerConfig) -> Celery:
     @app.task(name=RUN_TRY, bind=False, ignore_result=True)  # type: ignore[untyped-decorator]
     def run_try(workload: Mapping[str, Any], token: str) -> str:
         result = runner().run(workload, token)
-        return str(result)
+        if result.status is remote.RunStatus.REFUSED:
+            # A second delivery (visibility timeout, a lost worker, a broker restart), or a
+            # try taken back meanwhile: nothing ran; acknowledge and drop the message.
+            log.info(
+                "try %s not run: already started elsewhere, finished or taken back (%s); "
+                "message dropped",
+                result.try_id,
+                result.detail,
+            )
+        elif result.status is remote.RunStatus.DEFERRED:
+            # Nothing ran (this worker is stopping, or the API is unreachable): give the
+            # message back for another worker.
+            raise Reject(result.detail, requeue=True)
+        return result.status.value
 
-    @signals.worker_process_init.connect(weak=False)
+    @signals.worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _pool_process_init(**kwargs: Any) -> None:
         # Celery has Linux SIGKILL this process when the worker's main process dies; its tries
         # die with it (their supervisor asks for the same), so nothing runs on unsupervised.
@@ -89,7 +105,7 @@ def build_app(config: WorkerConfig) -> Celery:
 
         def on_term(signum: int, frame: FrameType | None) -> None:
             if state.runner is not None:
-                state.runner.kill_now()
+                state.runner.supervisor.kill_all(signal.SIGKILL)
             os._exit(1)
 
         def on_stop(signum: int, frame: FrameType | None) -> None:
@@ -99,7 +115,7 @@ def build_app(config: WorkerConfig) -> Celery:
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(STOP_SIGNAL, on_stop)
 
-    @signals.worker_shutting_down.connect(weak=False)
+    @signals.worker_shutting_down.connect(weak=False)  # type: ignore[untyped-decorator]
     def _shutting_down(**kwargs: Any) -> None:
         # Tell the pool processes; their tries get shutdown_grace to end. From a thread: this
         # runs in Celery's signal handler.
@@ -112,14 +128,12 @@ def _signal_pool() -> None:
     import billiard.process
 
     for child in billiard.process.active_children():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child.pid, STOP_SIGNAL)
-        except ProcessLookupError:
-            pass
 
 
 def _make_runner(config: WorkerConfig) -> remote.TryRunner:
-    return remote.TryRunner(
+    runner = remote.TryRunner(
         remote.RunnerConfig(
             api_url=config.execution_api_url,
             logs_folder=config.logs_folder,
@@ -132,6 +146,9 @@ def _make_runner(config: WorkerConfig) -> remote.TryRunner:
             upload=config.upload,
         )
     )
+    # A pool process killed with -9 takes its try with it (no try finishes unreported).
+    runner.supervisor.die_with_parent = True
+    return runner
 
 
 def default_name() -> str:

@@ -16,11 +16,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from gnomon.executors.base import Event, TryEnded, TryStarted, Workload
-from gnomon.runtime import lifeline
+from gnomon.runtime import lifeline, logstore
 from gnomon.runtime.protocol import TryOutcome
 
 WORKER_MODULE = "gnomon.executors.local_worker"
@@ -54,14 +57,28 @@ class LocalExecutor:
         kill_grace: float,
         xcom_max_bytes: int,
         name: str = "local",
+        logs_folder: Path | None = None,
+        log_url: str | None = None,
+        log_storage_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """With ``log_url`` naming a remote store (and ``logs_folder``, where tries write
+        their logs), workers copy each finished try's log there and report its location."""
         self.parallelism = parallelism
         self.name = name
-        self._config = {
+        self._config: dict[str, Any] = {
             "db_url": db_url,
             "kill_grace": kill_grace,
             "xcom_max_bytes": xcom_max_bytes,
         }
+        if log_url is not None and logs_folder is not None:
+            options = dict(log_storage_options or {})
+            # Checked here, where a bad URL stops the command, rather than in every worker.
+            if logstore.LogStore(log_url, logs_folder, options).remote:
+                self._config["logs"] = {
+                    "url": log_url,
+                    "folder": str(logs_folder),
+                    "storage_options": options,
+                }
         self._workers: list[_Worker] = []
         self._stopping = False
 
@@ -156,6 +173,7 @@ class LocalExecutor:
         elif kind == "ended":
             outcome = message["outcome"]
             assert isinstance(outcome, dict)
+            location = message.get("log_location")
             worker.events.append(
                 TryEnded(
                     try_id=int(str(message["try_id"])),
@@ -163,6 +181,7 @@ class LocalExecutor:
                     pid=int(str(message["pid"])),
                     started_at=datetime.fromisoformat(str(message["started_at"])),
                     ended_at=datetime.fromisoformat(str(message["ended_at"])),
+                    log_location=str(location) if location else None,
                 )
             )
             worker.try_id = None

@@ -28,7 +28,7 @@ from gnomon.executors import dag_versions
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
 from gnomon.executors.dag_versions import DagLoadError
 from gnomon.executors.xcom_source import DbXComSource
-from gnomon.runtime import lifeline, supervisor, task_runner
+from gnomon.runtime import lifeline, logstore, supervisor, task_runner
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.semantics.states import TaskState
 from gnomon.store import db, models
@@ -48,6 +48,14 @@ class Worker:
         self.dags: dict[int, tuple[DAG | None, str | None]] = {}
         self.killed: set[int] = set()
         self.engine = db.make_engine(self.db_url)
+        #: Where finished logs are copied, if log_url names a remote store.
+        self.logs: logstore.LogStore | None = None
+        if "logs" in config:
+            logs = config["logs"]
+            self.logs = logstore.LogStore(
+                logs["url"], Path(logs["folder"]), logs["storage_options"]
+            )
+        self.log_relpaths: dict[int, str] = {}
 
     def emit(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message) + "\n")
@@ -105,6 +113,7 @@ class Worker:
                 print(f"warning: {error}")
             return task_runner.execute_try(dag, request, source, max_xcom_bytes=max_bytes)
 
+        self.log_relpaths[workload.try_id] = workload.log_relpath
         label = request.task_id + (f"[{request.map_index}]" if request.map_index >= 0 else "")
         proc = self.supervisor.start(
             workload.try_id,
@@ -131,16 +140,19 @@ class Worker:
             outcome = TryOutcome(
                 TaskState.FAILED, SHUTDOWN_EXIT_REASON, error="stopped: the executor shut down"
             )
-        self.emit(
-            {
-                "event": "ended",
-                "try_id": finished.key,
-                "outcome": outcome.to_json(),
-                "pid": finished.pid,
-                "started_at": finished.started_at.isoformat(),
-                "ended_at": finished.ended_at.isoformat(),
-            }
-        )
+        message = {
+            "event": "ended",
+            "try_id": finished.key,
+            "outcome": outcome.to_json(),
+            "pid": finished.pid,
+            "started_at": finished.started_at.isoformat(),
+            "ended_at": finished.ended_at.isoformat(),
+        }
+        relpath = self.log_relpaths.pop(finished.key, "")
+        if self.logs is not None and relpath:
+            # Before the end is reported: the try's record then names the uploaded copy.
+            message["log_location"] = self.logs.store_finished(relpath)
+        self.emit(message)
 
     def _dag(self, workload: Workload) -> tuple[DAG | None, str | None]:
         """The workload's DAG from its stored version (cached); or why it cannot be had."""

@@ -218,6 +218,8 @@ class Supervisor:
             *lines, proc.buffer = proc.buffer.split(b"\n")
             for line in lines:
                 self._write_line(proc, line.decode(errors="replace").rstrip("\r"))
+            if lines and proc.log is not None:
+                proc.log.flush()  # once per chunk read: readers follow the log live
 
     def poll(self, timeout: float | None) -> list[FinishedTry]:
         """Wait up to ``timeout`` seconds for output or exits; return the tries that ended."""

@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gnomon import metrics
 from gnomon.events import notifications, wakeups
 from gnomon.executors.base import Event, Executor, TryEnded, TryStarted
 from gnomon.scheduler import adoption, advance, creation, outcomes, queueing
@@ -207,7 +208,7 @@ class Scheduler:
             # next pass that has work, at the latest with the next heartbeat.
             return
         self.passes += 1
-        with self.sessions.begin() as session:
+        with metrics.SCHEDULER_LOOP_SECONDS.time(), self.sessions.begin() as session:
             self._apply(session, events, now)
             if monotonic >= self._next_heartbeat:
                 self._next_heartbeat = monotonic + self.config.heartbeat_interval
@@ -314,7 +315,7 @@ class Scheduler:
     def _apply(self, session: Session, events: list[Event], now: datetime) -> None:
         for event in events:
             if isinstance(event, TryStarted):
-                outcomes.started(session, event, now)
+                outcomes.started(session, event, now, self.cache)
             elif isinstance(event, TryEnded):
                 run_pk = outcomes.ended(session, self.cache, event)
                 if run_pk is not None:

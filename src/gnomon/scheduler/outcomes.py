@@ -10,17 +10,22 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from gnomon import metrics
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, TryEnded, TryStarted
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics import retries
 from gnomon.semantics.states import HOLDS_SLOT, TaskState
-from gnomon.store import models, runs, task_instances, transitions, tries, xcoms
+from gnomon.store import models, runs, stats, task_instances, transitions, tries, xcoms
 
 
-def started(session: Session, event: TryStarted, now: datetime) -> bool:
+def started(
+    session: Session, event: TryStarted, now: datetime, cache: VersionCache | None = None
+) -> bool:
     """The try's process is running: ``queued -> running`` for the try and its instance;
     True if this call moved it (a try starts once: a second start of the same try loses).
+    Observes the hand-off latency of first tries (``gnomon_task_hop_seconds``), reading
+    the task's upstream from ``cache`` (pass a long-lived one: else the version is loaded).
 
     Race: the try was already given up (a zombie sweep, an operator) before its start was
     reported; the transitions lose and the late start changes nothing."""
@@ -39,7 +44,8 @@ def started(session: Session, event: TryStarted, now: datetime) -> bool:
         heartbeat_at=now,
     )
     if won:
-        transitions.set_ti_state(
+        metrics.TRIES_STARTED.inc()
+        moved = transitions.set_ti_state(
             session,
             attempt.task_instance_id,
             expected=TaskState.QUEUED,
@@ -48,7 +54,33 @@ def started(session: Session, event: TryStarted, now: datetime) -> bool:
             hostname=event.hostname,
             pid=event.pid,
         )
+        # A retry's or a cleared instance's start is not a hand-off: its upstream ended long
+        # before, by design.
+        if moved and attempt.try_number == 1:
+            _observe_hop(session, cache or VersionCache(), attempt.task_instance_id, event)
     return won
+
+
+def _observe_hop(session: Session, cache: VersionCache, ti_id: int, event: TryStarted) -> None:
+    """From the latest end among the instance's upstream instances to its start; nothing for
+    a task without upstream (its run's start is not a hand-off)."""
+    origin = stats.instance_origin(session, ti_id)
+    if origin is None:
+        return
+    task = cache.get(session, origin.dag_version_id).dag.tasks.get(origin.task_id)
+    if task is None or not task.upstream:
+        return
+    latest = stats.latest_end(session, origin.run_pk, task.upstream)
+    if latest is not None:
+        # Clocks of different machines: a start "before" its upstream's end counts as 0.
+        metrics.TASK_HOP_SECONDS.observe(max(0.0, (event.started_at - latest).total_seconds()))
+
+
+def _observe_end(state: TaskState, started_at: datetime | None, ended_at: datetime) -> None:
+    metrics.TRIES_ENDED.labels(state=state.value).inc()
+    if started_at is not None:
+        seconds = max(0.0, (ended_at - started_at).total_seconds())
+        metrics.TRY_DURATION_SECONDS.labels(state=state.value).observe(seconds)
 
 
 def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:
@@ -72,9 +104,11 @@ def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:
         error=outcome.error,
         **({"start_date": event.started_at} if attempt.start_date is None else {}),
         **({"pid": event.pid} if attempt.pid is None else {}),
+        **({"log_location": event.log_location} if event.log_location else {}),
     )
     if not won:
         return None
+    _observe_end(try_state, attempt.start_date or event.started_at, event.ended_at)
     ti = task_instances.by_ids(session, [attempt.task_instance_id])[0]
     return _finish_instance(session, cache, ti, outcome, event.ended_at)
 
@@ -149,6 +183,7 @@ def fail_silent(
     )
     if not won:
         return None
+    _observe_end(TaskState.FAILED, attempt.start_date, now)
     ti = task_instances.by_ids(session, [attempt.task_instance_id])[0]
     return _finish_instance(session, cache, ti, TryOutcome.crashed(reason), now)
 

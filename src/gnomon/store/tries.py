@@ -53,6 +53,12 @@ class Try:
             row.log_location,
         )
 
+    @property
+    def shown_log_location(self) -> str | None:
+        """The log's location as shown to people: without a query string, which holds the
+        signature of a worker's log server URL (whoever has it may read that log)."""
+        return None if self.log_location is None else self.log_location.split("?", 1)[0]
+
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
@@ -72,7 +78,7 @@ class Try:
             "pid": self.pid,
             "worker": self.worker,
             "queue": self.queue,
-            "log": self.log_location,
+            "log": self.shown_log_location,
         }
 
 

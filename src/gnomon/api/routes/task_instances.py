@@ -92,7 +92,7 @@ class TryOut(BaseModel):
             duration=schemas.seconds_between(t.start_date, t.end_date),
             exit_reason=t.exit_reason,
             error=t.error,
-            log_location=t.log_location,
+            log_location=t.shown_log_location,
         )
 
 
@@ -131,6 +131,8 @@ class LogChunk(BaseModel):
     next_offset: int
     #: The try has finished and ``next_offset`` is the end of its log.
     complete: bool
+    #: Why nothing could be read just now (the worker holding the log is unreachable...).
+    notice: str | None = None
 
 
 @router.get("", response_model=TaskInstanceOut)
@@ -207,11 +209,17 @@ def _read_log(
     finished = attempt.state not in IN_FLIGHT
     if attempt.log_location is None:
         return LogChunk(content="", next_offset=offset, complete=finished)
-    chunk = logs.read(attempt.log_location, offset, final=finished)
+    found = logs.read(
+        attempt.log_location,
+        offset,
+        final=finished,
+        storage_options=cfg.log_storage_options,
+    )
     return LogChunk(
-        content=chunk.content,
-        next_offset=chunk.next_offset,
-        complete=finished and chunk.at_end,
+        content=found.chunk.content,
+        next_offset=found.chunk.next_offset,
+        complete=finished and found.chunk.at_end,
+        notice=found.notice,
     )
 
 
@@ -240,13 +248,18 @@ def stream_log(
     offset: Offset = 0,
 ) -> StreamingResponse:
     """The try's log as server-sent events: ``data: {"content", "next_offset"}`` as it
-    grows, then ``event: end`` once the try has finished and all of it was sent."""
+    grows, then ``event: end`` once the try has finished and all of it was sent;
+    ``event: notice`` (``data: {"notice"}``) when it cannot be reached just now."""
     # The first read answers 404 before the stream starts if the try does not exist.
     first = _read_log(cfg, principal, where, try_number, offset)
 
     async def events() -> AsyncIterator[str]:
         chunk = first
+        notice = None
         while True:
+            if chunk.notice and chunk.notice != notice:
+                yield f"event: notice\ndata: {json.dumps({'notice': chunk.notice})}\n\n"
+            notice = chunk.notice
             if chunk.content:
                 data = {"content": chunk.content, "next_offset": chunk.next_offset}
                 yield f"data: {json.dumps(data)}\n\n"

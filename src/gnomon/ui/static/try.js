@@ -108,7 +108,8 @@ function followLog() {
       if (atBottom) log.scrollTop = log.scrollHeight;
     }
     offset = chunk.next_offset;
-    status.textContent = chunk.complete ? "" : "(live)";
+    // A notice says why the log cannot be read just now (its worker is unreachable...).
+    status.textContent = chunk.notice ? `(${chunk.notice})` : chunk.complete ? "" : "(live)";
     return !chunk.complete;
   }, 1000);
 }

@@ -1,0 +1,68 @@
+"""Reads for monitoring: counts by state (the API's ``/metrics``) and what a try's hand-off
+latency is measured from. Few, small queries: they run on every scrape and every start."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gnomon.semantics.states import RunState, TaskState
+from gnomon.store import models
+from gnomon.store.runs import ACTIVE
+
+
+def runs_by_state(session: Session) -> dict[RunState, int]:
+    """How many runs are in each state (every state present, 0 if none)."""
+    rows = session.execute(
+        select(models.DagRun.state, func.count()).group_by(models.DagRun.state)
+    ).all()
+    counts = dict.fromkeys(RunState, 0)
+    counts.update({state: count for state, count in rows})
+    return counts
+
+
+def instances_by_state_in_active_runs(session: Session) -> dict[TaskState, int]:
+    """How many task instances of queued and running runs are in each state (every state
+    present, 0 if none). Finished runs are left out: their instances never change again,
+    and there are many more of them."""
+    ti, run = models.TaskInstance, models.DagRun
+    rows = session.execute(
+        select(ti.state, func.count())
+        .join(run, run.id == ti.dag_run_id)
+        .where(run.state.in_(list(ACTIVE)))
+        .group_by(ti.state)
+    ).all()
+    counts = dict.fromkeys(TaskState, 0)
+    counts.update({state: count for state, count in rows})
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceOrigin:
+    """A task instance's task, run and the run's DAG version (to find its upstream)."""
+
+    task_id: str
+    run_pk: int
+    dag_version_id: int
+
+
+def instance_origin(session: Session, ti_id: int) -> InstanceOrigin | None:
+    ti, run = models.TaskInstance, models.DagRun
+    row = session.execute(
+        select(ti.task_id, ti.dag_run_id, run.dag_version_id)
+        .join(run, run.id == ti.dag_run_id)
+        .where(ti.id == ti_id)
+    ).first()
+    return None if row is None else InstanceOrigin(row[0], row[1], row[2])
+
+
+def latest_end(session: Session, run_pk: int, task_ids: Collection[str]) -> datetime | None:
+    """The latest end among the instances (every map index) of ``task_ids`` in the run."""
+    ti = models.TaskInstance
+    return session.scalar(
+        select(func.max(ti.end_date)).where(ti.dag_run_id == run_pk, ti.task_id.in_(task_ids))
+    )
