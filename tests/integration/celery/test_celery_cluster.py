@@ -147,27 +147,3 @@ def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
     assert "zombie" in (tries[0][3] or "")
     assert (tries[0][4] or "").startswith("worker-1")
     assert (tries[1][4] or "").startswith("worker-2")
-
-
-def test_a_task_longer_than_the_visibility_timeout_runs_once(
-    make_cluster: MakeCluster, db_url: str
-) -> None:
-    # Redis gives an unacknowledged message back after 2 s; the task takes 8 s.
-    cluster = make_cluster("redis", GNOMON_BROKER_VISIBILITY_TIMEOUT="2")
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder, "long", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=8
-    )
-    cluster.sync_dags()
-    cluster.start_api()
-    cluster.start_scheduler()
-    worker = cluster.start_worker("worker-1", [queue], concurrency=2)
-
-    [run] = cluster.trigger("long")
-    states = cluster.wait_runs([run], timeout=120)
-
-    assert states[run] is RunState.SUCCESS, cluster.tail()
-    assert [(t[1], t[2]) for t in _tries_of(cluster, "long")] == [(1, "success")]
-    assert len(_side_effects(cluster, "long")) == 1
-    # The message did come back while the task ran, and the second delivery was dropped.
-    assert "already started" in worker.output(), cluster.tail()
