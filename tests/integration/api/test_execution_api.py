@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from support.api import ApiHarness
 from support.orchestrator import Orchestrator
 from support.remote import EXECUTION, BrokerExecutor, Message, bearer, execution_key
+from support.standalone import free_port
 
 from gnomon.api.app import create_app
 from gnomon.api.config import ApiConfig
@@ -23,7 +24,7 @@ from gnomon.executors import tokens
 from gnomon.scheduler import outcomes
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
-from gnomon.store import bundles, secrets, tries
+from gnomon.store import bundles, db, secrets, tries
 
 PIPELINE = """
 from datetime import datetime
@@ -255,6 +256,47 @@ def test_without_a_signing_key_the_execution_api_is_unavailable(
         )
     assert answer.status_code == 503
     assert "signing key" in answer.json()["detail"]
+
+
+def test_an_unreachable_database_answers_503_so_workers_retry(tmp_path: Path) -> None:
+    key = secrets.load_or_create_key(tmp_path / "secret.key")
+    nothing_there = db.make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x")
+    config = ApiConfig(
+        engine=nothing_there,
+        home=tmp_path,
+        logs_folder=tmp_path / "logs",
+        cipher=secrets.Cipher.from_keys(key),
+        execution_key=tokens.derive_key(key),
+    )
+    run_token = tokens.issue(tokens.derive_key(key), 5, "run", 60)
+    with TestClient(create_app(config)) as client:
+        answer = client.post(f"{EXECUTION}/tries/5/heartbeat", headers=bearer(run_token))
+    nothing_there.dispose()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_execution_api_has_its_own_schema(tmp_path: Path, engine: Engine) -> None:
+    key = secrets.load_or_create_key(tmp_path / "secret.key")
+    config = ApiConfig(
+        engine=engine,
+        home=tmp_path,
+        logs_folder=tmp_path / "logs",
+        cipher=secrets.Cipher.from_keys(key),
+    )
+    with TestClient(create_app(config)) as client:
+        paths = client.get(f"{EXECUTION}/openapi.json").json()["paths"]
+        api_paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert sorted(paths) == [
+        "/tries/{try_id}/end",
+        "/tries/{try_id}/files/{sha256}",
+        "/tries/{try_id}/heartbeat",
+        "/tries/{try_id}/source",
+        "/tries/{try_id}/start",
+        "/tries/{try_id}/xcoms",
+    ]
+    assert not [p for p in api_paths if p.startswith("/tries")]
 
 
 # -- running --------------------------------------------------------------------------------

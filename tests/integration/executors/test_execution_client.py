@@ -1,5 +1,6 @@
 """The worker's HTTP client of the execution API: what it retries, what it takes as an
-answer, and that a forked process never uses its parent's connections."""
+answer, and that a forked try process never uses its parent's connections but does see the
+token its parent renewed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from support.standalone import free_port
 
 from gnomon.executors.execution_client import ExecutionClient, Refused, Unreachable
+from gnomon.executors.remote import TokenBox
 
 
 @dataclass
@@ -108,3 +110,23 @@ def test_a_forked_process_makes_its_own_connections(stub: tuple[str, Script]) ->
     first, child, again = script.clients
     assert child != first  # the child's own connection
     assert again == first  # the parent's connection is still the parent's, still open
+
+
+def test_a_token_renewed_after_the_fork_reaches_the_try_process() -> None:
+    box = TokenBox("gnx_first")
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: the try, pulling after a heartbeat
+        code = 1
+        try:
+            os.read(go_r, 1)
+            code = 0 if box.get() == "gnx_renewed.at.the.heartbeat" else 1
+        finally:
+            os._exit(code)
+    box.set("gnx_renewed.at.the.heartbeat")
+    os.write(go_w, b"!")
+    _, status = os.waitpid(pid, 0)
+    os.close(go_r)
+    os.close(go_w)
+    box.close()
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from gnomon.api import errors
@@ -33,11 +33,7 @@ _ERROR = errors.ErrorOut
 Sha256 = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$", description="A file's sha256 (hex).")]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StartIn(_Body):
+class StartIn(BaseModel):
     hostname: str = Field(min_length=1, max_length=1000)
     #: The process that supervises the try (the try itself is forked from it).
     pid: int = Field(ge=0, le=2**31 - 1)
@@ -102,7 +98,7 @@ class XComValuesOut(BaseModel):
     values: dict[int, Any]
 
 
-class OutcomeIn(_Body):
+class OutcomeIn(BaseModel):
     """``runtime.protocol.TryOutcome``: how the try ended."""
 
     state: Literal["success", "failed", "skipped"]
@@ -125,7 +121,7 @@ class OutcomeIn(_Body):
         )
 
 
-class EndIn(_Body):
+class EndIn(BaseModel):
     outcome: OutcomeIn
     started_at: AwareDatetime | None = None
     ended_at: AwareDatetime
