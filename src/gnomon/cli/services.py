@@ -66,7 +66,7 @@ def _scheduler(
             log_storage_options=settings.log_storage_options,
         )
     except (ValueError, ImportError) as exc:  # fsspec: an unknown protocol, a missing package
-        raise CliError(f"GNOMON_LOG_URL {settings.log_url}: {exc}") from None
+        raise CliError(f"log_url {settings.log_url!r} (GNOMON_LOG_URL): {exc}") from None
     config = SchedulerConfig(
         home=settings.home,
         dags_folder=dags_folder,
