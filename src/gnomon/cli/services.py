@@ -97,7 +97,7 @@ def _executor(settings: settings_module.Settings) -> Executor:
             log_storage_options=settings.log_storage_options,
         )
     except (ValueError, ImportError) as exc:  # fsspec: an unknown protocol, a missing package
-        raise CliError(f"GNOMON_LOG_URL {settings.log_url}: {exc}") from None
+        raise CliError(f"log_url {settings.log_url!r} (GNOMON_LOG_URL): {exc}") from None
 
 
 def _run(scheduler: Scheduler, stop: threading.Event) -> None:
