@@ -53,6 +53,9 @@ class Message:
 class BrokerExecutor:
     """Queues each workload with a start token, as the broker message would carry it."""
 
+    #: Like the Celery executor: its tries run on elsewhere when the scheduler stops.
+    tries_outlive_scheduler = True
+
     def __init__(self, key: bytes, *, slots: int = 16, token_lifetime: float = 600.0) -> None:
         self.key = key
         self.slots = slots
