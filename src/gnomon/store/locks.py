@@ -22,7 +22,7 @@ SQLite has one writer at a time (``BEGIN IMMEDIATE``): there every claim is gran
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -43,12 +43,12 @@ def contended(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def skip_locked(session: Session, stmt: Select[T], *of: Any) -> Select[T]:
+def skip_locked(session: Session, stmt: Select[T]) -> Select[T]:
     """``stmt`` locking the rows it returns and skipping those another transaction holds
-    (Postgres; unchanged on SQLite). ``of``: the tables to lock, when ``stmt`` joins others."""
+    (Postgres; unchanged on SQLite)."""
     if not contended(session):
         return stmt
-    return stmt.with_for_update(skip_locked=True, key_share=True, of=list(of) or None)
+    return stmt.with_for_update(skip_locked=True, key_share=True)
 
 
 def try_queueing_lock(session: Session) -> bool:

@@ -17,7 +17,7 @@ from gnomon.scheduler import advance, creation
 from gnomon.scheduler.loop import Scheduler
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
-from gnomon.store import locks, models, pools, runs, task_instances
+from gnomon.store import locks, models, pools, runs
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 
@@ -36,19 +36,6 @@ def test_a_run_another_transaction_holds_is_passed_over_and_reported_held(
     with orchestrator.sessions.begin() as other:
         claimed, held = runs.claim(other, [first, second])
         assert ([r.id for r in claimed], held) == ([first, second], set())
-
-
-def test_scheduled_instances_another_transaction_holds_are_not_candidates(
-    orchestrator: Orchestrator,
-) -> None:
-    wide_dag(orchestrator, width=3)
-    schedule(orchestrator.sessions)
-    with orchestrator.sessions.begin() as holder:
-        taken = task_instances.scheduled(holder, limit=1)
-        with orchestrator.sessions.begin() as other:
-            seen = task_instances.scheduled(other, limit=10)
-        assert len(taken) == 1 and len(seen) == 2
-        assert taken[0].id not in {ti.id for ti in seen}
 
 
 def test_while_one_scheduler_queues_another_queues_nothing_and_a_one_slot_pool_holds_one(
