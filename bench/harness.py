@@ -1,8 +1,14 @@
 """A real scheduler and local executor on a real database, the scheduler in a thread of this
-process (as ``gnomon scheduler`` runs it, minus the signal handling)."""
+process (as ``gnomon scheduler`` runs it, minus the signal handling); on Postgres, optionally
+more schedulers beside it, as ``gnomon scheduler`` processes with homes of their own (as on
+other machines: they hear of triggers through NOTIFY only)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +26,8 @@ from gnomon.scheduler import creation
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import FINISHED_RUN
-from gnomon.store import dags, db, runs, task_instances, tries
+from gnomon.store import dags, db, jobs, runs, task_instances, tries
+from gnomon.store.models import JobType
 
 #: Wraps the scheduler thread's work (e.g. a profiler's ``runcall``).
 Runner = Callable[[Callable[[], None]], None]
@@ -42,8 +49,19 @@ class TryRecord:
 
 class Harness:
     def __init__(
-        self, db_url: str, root: Path, *, parallelism: int, poll_interval: float = 1.0
+        self,
+        db_url: str,
+        root: Path,
+        *,
+        parallelism: int,
+        poll_interval: float = 1.0,
+        extra_schedulers: int = 0,
     ) -> None:
+        self.db_url = db_url
+        self.root = root
+        self.parallelism = parallelism
+        self.extra_schedulers = extra_schedulers
+        self._extra: list[subprocess.Popen[bytes]] = []
         self.home = root / "home"
         self.dags_folder = root / "dags"
         self.home.mkdir(parents=True, exist_ok=True)
@@ -94,6 +112,43 @@ class Harness:
 
         self._thread = threading.Thread(target=target, name="scheduler", daemon=True)
         self._thread.start()
+        for index in range(self.extra_schedulers):
+            self._extra.append(self._spawn_scheduler(index))
+        self._wait_for_schedulers(1 + self.extra_schedulers)
+
+    def _spawn_scheduler(self, index: int) -> subprocess.Popen[bytes]:
+        home = self.root / f"home-{index + 2}"
+        home.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GNOMON_")}
+        env.update(
+            GNOMON_HOME=str(home),
+            GNOMON_DB_URL=self.db_url,
+            GNOMON_PARALLELISM=str(self.parallelism),
+            GNOMON_TASK_HEARTBEAT_TIMEOUT="60",
+            GNOMON_SHUTDOWN_GRACE="5",
+        )
+        command = [sys.executable, "-m", "gnomon.cli.main", "scheduler", "--dags-folder"]
+        with (self.root / f"scheduler-{index + 2}.log").open("wb") as log:
+            return subprocess.Popen(
+                [*command, str(self.dags_folder)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _wait_for_schedulers(self, count: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.readers() as session:
+                running = len(
+                    jobs.alive(session, JobType.SCHEDULER, datetime.min.replace(tzinfo=UTC))
+                )
+            if running >= count:
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"only {running} of {count} schedulers started in {timeout}s")
+            time.sleep(0.05)
 
     @property
     def scheduler_tid(self) -> int | None:
@@ -101,6 +156,15 @@ class Harness:
         return self._thread.native_id if self._thread is not None else None
 
     def stop(self) -> None:
+        for process in self._extra:
+            process.send_signal(signal.SIGINT)
+        for process in self._extra:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self._extra.clear()
         self._stop.set()
         wakeups.notify(self.home)
         if self._thread is not None:
@@ -126,6 +190,7 @@ class Harness:
         """Trigger a manual run; its pk and the moment it was committed."""
         with self.sessions.begin() as session:
             run = creation.trigger(session, VersionCache(), dag_id, now=datetime.now(UTC))
+            wakeups.announce(session)  # the other schedulers, at the commit (Postgres)
         committed = datetime.now(UTC)
         wakeups.notify(self.home)
         return run.id, committed

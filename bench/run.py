@@ -6,6 +6,7 @@ Progress goes to stderr; stdout carries only the JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -36,6 +37,12 @@ class Scenario:
     size: int
     parallelism: int
     runs: int
+    schedulers: int = 1
+
+    @property
+    def label(self) -> str:
+        suffix = f" x{self.schedulers} schedulers" if self.schedulers > 1 else ""
+        return f"{self.name} p{self.parallelism}{suffix}"
 
     @property
     def dag_id(self) -> str:
@@ -53,6 +60,7 @@ class Scenario:
         return {
             "dag": shape,
             "parallelism": self.parallelism,
+            "schedulers": self.schedulers,
             "measured_runs": self.runs,
             "warm_up_runs": 1,
         }
@@ -114,11 +122,29 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--forks", type=int, default=200, help="no-op tries in the fork micro-benchmark (0: off)"
     )
+    parser.add_argument(
+        "--schedulers",
+        default="1",
+        help=(
+            "numbers of schedulers to run each scenario with, comma-separated (e.g. 1,2); "
+            "above 1 Postgres only: the extra ones are `gnomon scheduler` processes with "
+            "homes of their own, each with the scenario's parallelism"
+        ),
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON document to this file")
     return parser.parse_args(argv)
 
 
 def _scenarios(options: argparse.Namespace) -> list[Scenario]:
+    counts = [int(v) for v in options.schedulers.split(",") if v.strip()]
+    return [
+        dataclasses.replace(scenario, schedulers=count)
+        for count in counts
+        for scenario in _shapes(options)
+    ]
+
+
+def _shapes(options: argparse.Namespace) -> list[Scenario]:
     wanted = set(options.scenarios.split(","))
     found: list[Scenario] = []
     if "chain" in wanted:
@@ -151,7 +177,9 @@ def _scenarios(options: argparse.Namespace) -> list[Scenario]:
 def run_scenario(
     url: str, root: Path, scenario: Scenario, options: argparse.Namespace, label: str
 ) -> dict[str, Any]:
-    harness = Harness(url, root, parallelism=scenario.parallelism)
+    harness = Harness(
+        url, root, parallelism=scenario.parallelism, extra_schedulers=scenario.schedulers - 1
+    )
     harness.write_dag(scenario.name, scenario.source())
     harness.sync()
     timer = PhaseTimer()
@@ -271,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             backend = databases.open_backend(name, options.postgres_url)
             try:
                 for scenario in scenarios:
-                    label = f"{name} {scenario.name} p{scenario.parallelism}"
+                    if scenario.schedulers > 1 and name != "postgres":
+                        continue  # SQLite has one writer: one scheduler
+                    label = f"{name} {scenario.label}"
                     _say(f"{label} ...")
                     with tempfile.TemporaryDirectory(prefix="gnomon-bench-") as tmp:
                         root = Path(tmp)

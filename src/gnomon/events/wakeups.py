@@ -1,4 +1,5 @@
-"""Waking the scheduler at once, across processes on one machine.
+"""Waking the scheduler at once, across processes on one machine (and, with ``announce``,
+across machines on Postgres: the listening side is ``events.notifications``).
 
 A scheduler binds a datagram socket in Linux's abstract namespace (no file, no path-length
 limit, gone when the process is) and registers it with a marker file under
@@ -92,7 +93,7 @@ def notify(home: Path) -> int:
     return reached
 
 
-#: The Postgres channel schedulers LISTEN on (issue 5: wake-ups across machines).
+#: The Postgres channel schedulers LISTEN on (``events.notifications``).
 CHANNEL = "gnomon_wakeup"
 
 

@@ -20,7 +20,14 @@ from gnomon.store import locks, models, runs, task_instances, transitions, xcoms
 PAST_OK = (TaskState.SUCCESS, TaskState.SKIPPED)
 
 
-def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime) -> RunState:
+@dataclass(frozen=True, slots=True)
+class Advanced:
+    state: RunState
+    #: Instances this call made ``scheduled`` (expansions included).
+    scheduled: int = 0
+
+
+def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime) -> Advanced:
     """Decide the run's undecided instances and, once all are finished, the run's state.
 
     Cheap when nothing is undecided: one count query, no planning.
@@ -29,7 +36,7 @@ def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime)
     undecided = counts.get(TaskState.NONE, 0)
     unfinished = sum(n for s, n in counts.items() if s not in FINISHED)
     if undecided == 0 and unfinished > 0:
-        return RunState.RUNNING
+        return Advanced(RunState.RUNNING)
     version = cache.get(session, run.dag_version_id)
     rows = task_instances.states_of_run(session, run.id)
     ids = {key: ti_id for ti_id, key, _ in rows}
@@ -41,8 +48,10 @@ def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime)
         xcoms.lengths(session, run.id),
         past_allows=(lambda key: past.get(key) in PAST_OK) if past is not None else None,
     )
+    scheduled = 0
     for task_id, n in result.expansions.items():
-        task_instances.expand(session, run.id, run.dag_id, run.run_id, version.dag, task_id, n)
+        if task_instances.expand(session, run.id, run.dag_id, run.run_id, version.dag, task_id, n):
+            scheduled += n
     grouped: dict[TaskState, list[int]] = defaultdict(list)
     for key, new_state in result.changes.items():
         if key in result.reasons:
@@ -58,12 +67,16 @@ def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime)
             grouped[new_state].append(ids[key])
     for new_state, ti_ids in grouped.items():
         fields = {"end_date": now} if new_state in FINISHED else {}
-        transitions.set_ti_states(session, ti_ids, expected=TaskState.NONE, new=new_state, **fields)
+        won = transitions.set_ti_states(
+            session, ti_ids, expected=TaskState.NONE, new=new_state, **fields
+        )
+        if new_state is TaskState.SCHEDULED:
+            scheduled += len(won)
     if result.run_state in (RunState.SUCCESS, RunState.FAILED):
         transitions.set_run_state(
             session, run.id, expected=RunState.RUNNING, new=result.run_state, end_date=now
         )
-    return result.run_state
+    return Advanced(result.run_state, scheduled)
 
 
 def _past_states(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import select
 import socket
 import threading
@@ -32,6 +31,7 @@ from gnomon import metrics
 from gnomon.events import notifications, wakeups
 from gnomon.executors.base import Event, Executor, TryEnded, TryStarted
 from gnomon.scheduler import adoption, advance, creation, outcomes, queueing
+from gnomon.scheduler.backoff import Backoff
 from gnomon.scheduler.exceptions import DeclaredDead
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
@@ -69,24 +69,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Backoff:
-    """Delays before retrying what another scheduler held: from a few milliseconds, doubling
-    while the contention lasts, jittered so that two schedulers do not retry in step."""
-
-    def __init__(self, first: float = 0.005, most: float = 0.2) -> None:
-        self._first = first
-        self._most = most
-        self._next = first
-
-    def next(self) -> float:
-        delay = self._next * random.uniform(0.5, 1.5)
-        self._next = min(self._next * 2, self._most)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self._first
-
-
 class Scheduler:
     def __init__(
         self,
@@ -118,8 +100,9 @@ class Scheduler:
         self._held_creation = False
         self._held_start = False
         self._contended = False
+        self._scheduled_more = False  # this pass made instances scheduled
         self._retry_at: float | None = None
-        self._backoff = _Backoff()
+        self._backoff = Backoff()
         # Others are judged dead only after this scheduler could reach the database for a
         # whole heartbeat timeout (after an outage, their heartbeats are late like its own).
         self._adopt_after = 0.0
@@ -208,6 +191,7 @@ class Scheduler:
             # next pass that has work, at the latest with the next heartbeat.
             return
         self.passes += 1
+        self._scheduled_more = False
         with metrics.SCHEDULER_LOOP_SECONDS.time(), self.sessions.begin() as session:
             self._apply(session, events, now)
             if monotonic >= self._next_heartbeat:
@@ -230,13 +214,16 @@ class Scheduler:
                     session, due_retries, expected=TaskState.UP_FOR_RETRY, new=TaskState.SCHEDULED
                 )
                 self._dirty.update(due_retries[ti_id] for ti_id in won)
+                self._scheduled_more = self._scheduled_more or bool(won)
                 self._retries_changed = True
             if monotonic >= self._next_zombie_check:
                 self._next_zombie_check = monotonic + self.config.zombie_interval
                 self._check_silence(session, now, monotonic)
             self._advance(session, now)
             queued = self.queuer.queue(session, self.cache, self.executor.open_slots, now)
-            if queued.left_behind is not None:
+            if queued.left_behind is not None and self._scheduled_more:
+                # Only when this pass added work: others told of earlier work took what
+                # they had room for, and each queues more as its own tries end.
                 self._announce(session, queued.left_behind)
             if self._retries_changed:
                 self._retries_changed = False
@@ -279,6 +266,8 @@ class Scheduler:
         outcomes.reset_queued_too_long(
             session, self.config.task_queued_timeout, now, keep=self.executor.running_try_ids()
         )
+        # Tries taken back schedule their instances again: say so if they are left behind.
+        self._scheduled_more = True
         if changed:
             self._dirty.update(changed)
             self._retries_changed = True  # a failed try may retry
@@ -338,7 +327,9 @@ class Scheduler:
         for run in claimed:
             if run.state is not RunState.RUNNING:
                 continue
-            state = advance.advance(session, self.cache, run, now)
+            advanced = advance.advance(session, self.cache, run, now)
+            self._scheduled_more = self._scheduled_more or advanced.scheduled > 0
+            state = advanced.state
             if state is not RunState.RUNNING:
                 log.info("run %s of %s ended: %s", run.run_id, run.dag_id, state.value)
                 self._create_runs = True  # a slot under max_active_runs may have opened

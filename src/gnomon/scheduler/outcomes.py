@@ -221,8 +221,11 @@ def forget_queued(session: Session, attempt: tries.Try) -> bool:
     its instance again with its try number restored (no retry used). False if it started
     (or was taken back) in the meantime.
 
-    Race it settles: a worker starting the try at this moment. Its ``queued -> running``
-    finds no row and it must not run the try; or it won, and the delete finds no queued row.
+    Race it settles: a worker starting the try at this moment. Either the delete wins, and
+    the worker's ``queued -> running`` finds no row (a remote worker asks before it runs the
+    try, and then does not); or the start won, and the delete finds no queued row. A local
+    executor's tries are never taken back while it holds them (``keep`` below; a dead
+    scheduler's workers died with it).
     """
     deleted = session.execute(
         delete(models.TaskTry)

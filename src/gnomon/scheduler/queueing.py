@@ -5,8 +5,10 @@ highest ``priority_weight`` first.
 Several schedulers on Postgres: counting and filling the limits is one critical section,
 serialised by a transaction-scoped advisory lock (``store.locks.try_queueing_lock``). A
 scheduler that finds it taken queues nothing this pass and tries again a moment later; the
-holder is queueing meanwhile, from the same candidates. The candidates are row-locked
-(``SKIP LOCKED``) so that no other writer changes them between the read and the queueing.
+holder is queueing meanwhile, from the same candidates. The instances chosen are queued in
+one statement that passes over rows another transaction holds (``SKIP LOCKED``: an operator
+marking one, say), so queueing never waits; only the rows it queues are locked, which costs
+far less than locking every candidate read.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from gnomon.executors.base import Workload
 from gnomon.runtime.local_run import try_log_path
 from gnomon.runtime.protocol import TryRequest
 from gnomon.scheduler.versions import VersionCache
-from gnomon.semantics.states import TaskState
 from gnomon.store import locks, models, pools, runs, task_instances, transitions, tries
 
 log = logging.getLogger(__name__)
@@ -90,35 +91,34 @@ class Queuer:
         if not candidates:
             return Queued()
         limits = _Limits(session)
-        run_cache: dict[int, runs.Run] = {}
-        workloads: list[Workload] = []
+        chosen: list[task_instances.TI] = []
+        left_behind: int | None = None
         for ti in candidates:
             if ti.pool not in limits.capacity:
                 self._warn_missing_pool(ti)
                 continue
             if not limits.fits(ti):
                 continue
-            if len(workloads) >= open_slots:
-                return Queued(workloads, left_behind=ti.dag_run_id)
-            try_number = ti.try_number + 1
-            won = transitions.set_ti_state(
-                session,
-                ti.id,
-                expected=TaskState.SCHEDULED,
-                new=TaskState.QUEUED,
-                try_number=try_number,
-                queued_at=now,
-            )
-            if not won:
-                continue  # changed since it was read (an operator marked it, say)
+            if len(chosen) >= open_slots:
+                left_behind = ti.dag_run_id
+                break
             limits.take(ti)
+            chosen.append(ti)
+        # Instances changed or held since they were read are not moved (and their slots
+        # stay counted until the next pass: fewer queued, never more).
+        moved = transitions.queue_instances(session, [ti.id for ti in chosen], queued_at=now)
+        run_cache: dict[int, runs.Run] = {}
+        workloads: list[Workload] = []
+        for ti in chosen:
+            if ti.id not in moved:
+                continue
             run = run_cache.get(ti.dag_run_id)
             if run is None:
                 found = runs.get_by_pk(session, ti.dag_run_id)
                 assert found is not None
                 run = run_cache[ti.dag_run_id] = found
-            workloads.append(self._workload(session, cache, ti, run, try_number, now))
-        return Queued(workloads)
+            workloads.append(self._workload(session, cache, ti, run, moved[ti.id], now))
+        return Queued(workloads, left_behind=left_behind)
 
     def _warn_missing_pool(self, ti: task_instances.TI) -> None:
         if ti.pool in self._warned:

@@ -1,5 +1,5 @@
 """Claims between several schedulers on Postgres: row locks that pass over rows another
-transaction holds (``FOR UPDATE SKIP LOCKED``), and one advisory lock for queueing.
+transaction holds (``FOR NO KEY UPDATE SKIP LOCKED``), and one advisory lock for queueing.
 
 Guarded transitions already make every state change safe under races; these locks keep two
 schedulers from *deciding* on the same rows at once, where a decision spans several rows:
@@ -11,13 +11,18 @@ Lock order, to keep waits acyclic: DAG rows (by dag_id), then run rows (by id), 
 instance rows; the queueing lock last. Only the ``SKIP LOCKED`` claims and the try-lock are
 taken here, and neither waits, so they add no deadlock of their own.
 
+Row locks are ``FOR NO KEY UPDATE``, the lock an ``UPDATE`` of non-key columns takes itself:
+it excludes other claims and updates, but not the ``FOR KEY SHARE`` lock that inserting a
+row referring to it takes (an XCom or a try of a claimed run, a run of a claimed DAG), so
+claims never hold up writers of other rows.
+
 SQLite has one writer at a time (``BEGIN IMMEDIATE``): there every claim is granted whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -38,12 +43,12 @@ def contended(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def skip_locked(session: Session, stmt: Select[T], *of: Any) -> Select[T]:
+def skip_locked(session: Session, stmt: Select[T]) -> Select[T]:
     """``stmt`` locking the rows it returns and skipping those another transaction holds
-    (Postgres; unchanged on SQLite). ``of``: the tables to lock, when ``stmt`` joins others."""
+    (Postgres; unchanged on SQLite)."""
     if not contended(session):
         return stmt
-    return stmt.with_for_update(skip_locked=True, of=list(of) or None)
+    return stmt.with_for_update(skip_locked=True, key_share=True)
 
 
 def try_queueing_lock(session: Session) -> bool:
@@ -76,7 +81,7 @@ def claim_dags(session: Session, dag_ids: Collection[str]) -> set[str]:
             select(models.Dag.dag_id)
             .where(models.Dag.dag_id.in_(chunk))
             .order_by(models.Dag.dag_id)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
         claimed.update(session.scalars(stmt))
     return claimed

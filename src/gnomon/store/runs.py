@@ -179,7 +179,8 @@ def lock(session: Session, pk: int) -> None:
     has one writer at a time). For changes to several of a run's undecided instances outside
     planning (a branch's skips), so that they never interleave with a planner's."""
     if locks.contended(session):
-        session.execute(select(models.DagRun.id).where(models.DagRun.id == pk).with_for_update())
+        stmt = select(models.DagRun.id).where(models.DagRun.id == pk)
+        session.execute(stmt.with_for_update(key_share=True))
 
 
 def of_dag(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gnomon.semantics.planning import TIKey
 from gnomon.semantics.states import HOLDS_SLOT, TaskState
 from gnomon.serialization.model import SerializedDag
-from gnomon.store import locks, models, sql
+from gnomon.store import models, sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +207,8 @@ def occupying_per_dag(session: Session) -> dict[str, int]:
 
 
 def scheduled(session: Session, *, limit: int) -> list[TI]:
-    """Scheduled instances of running runs, highest priority first, then oldest run first;
-    on Postgres locked for this transaction, passing over those another transaction holds
-    (an operator clearing or marking them, say), so queueing never waits for them."""
+    """Scheduled instances of running runs, highest priority first, then oldest run first
+    (not locked: ``transitions.queue_instances`` claims those chosen)."""
     stmt = (
         select(models.TaskInstance)
         .join(models.DagRun, models.DagRun.id == models.TaskInstance.dag_run_id)
@@ -221,7 +220,6 @@ def scheduled(session: Session, *, limit: int) -> list[TI]:
         )
         .limit(limit)
     )
-    stmt = locks.skip_locked(session, stmt, models.TaskInstance)
     return [TI.from_row(r) for r in session.scalars(stmt)]
 
 

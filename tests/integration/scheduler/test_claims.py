@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import select as selecting
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from scheduler_seeds import NOW, queuer, schedule, trigger, wide_dag
 from sqlalchemy import select
 from support.orchestrator import Orchestrator
+from support.processes import wait_for
 
 from gnomon.scheduler import advance, creation
+from gnomon.scheduler.loop import Scheduler
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
-from gnomon.store import locks, models, pools, runs, task_instances
+from gnomon.store import locks, models, pools, runs
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 
@@ -32,19 +36,6 @@ def test_a_run_another_transaction_holds_is_passed_over_and_reported_held(
     with orchestrator.sessions.begin() as other:
         claimed, held = runs.claim(other, [first, second])
         assert ([r.id for r in claimed], held) == ([first, second], set())
-
-
-def test_scheduled_instances_another_transaction_holds_are_not_candidates(
-    orchestrator: Orchestrator,
-) -> None:
-    wide_dag(orchestrator, width=3)
-    schedule(orchestrator.sessions)
-    with orchestrator.sessions.begin() as holder:
-        taken = task_instances.scheduled(holder, limit=1)
-        with orchestrator.sessions.begin() as other:
-            seen = task_instances.scheduled(other, limit=10)
-        assert len(taken) == 1 and len(seen) == 2
-        assert taken[0].id not in {ti.id for ti in seen}
 
 
 def test_while_one_scheduler_queues_another_queues_nothing_and_a_one_slot_pool_holds_one(
@@ -110,3 +101,58 @@ def test_no_scheduled_run_is_created_for_a_dag_another_transaction_holds(
         assert not due.contended
         assert due.next_due is not None and due.next_due <= NOW + timedelta(days=1)
         assert [r.state for r in runs.of_dag(other, "daily")] == [RunState.QUEUED]
+
+
+CHAIN = """
+from datetime import datetime
+from gnomon import DAG
+from gnomon.operators.python import PythonOperator
+
+with DAG("pair", schedule=None, start_date=datetime(2024, 1, 1)):
+    PythonOperator(task_id="first", python_callable=print) >> PythonOperator(
+        task_id="second", python_callable=print
+    )
+"""
+
+
+def _states(orchestrator: Orchestrator) -> dict[str, TaskState]:
+    with orchestrator.sessions() as session:
+        rows = session.execute(select(models.TaskInstance.task_id, models.TaskInstance.state))
+        return {task_id: state for task_id, state in rows}
+
+
+def _passes_until(scheduler: Scheduler, condition: Callable[[], bool]) -> None:
+    """Run passes (waiting on the executor's pipes in between) until ``condition`` holds."""
+
+    def one_more() -> bool:
+        scheduler.run_pass()
+        if condition():
+            return True
+        selecting.select(scheduler.executor.fileno_list(), [], [], 0.05)
+        return False
+
+    wait_for(one_more, timeout=30)
+
+
+def test_a_run_another_scheduler_holds_is_planned_by_the_next_pass_once_released(
+    orchestrator: Orchestrator,
+) -> None:
+    orchestrator.write_dag("pair", CHAIN)
+    orchestrator.sync()
+    scheduler = orchestrator.scheduler
+    scheduler.start()
+    try:
+        run_id = orchestrator.trigger("pair")
+        sent = (TaskState.QUEUED, TaskState.RUNNING, TaskState.SUCCESS)
+        _passes_until(scheduler, lambda: _states(orchestrator)["first"] in sent)
+        with orchestrator.sessions.begin() as holder:
+            run = runs.get(holder, "pair", run_id)
+            assert run is not None
+            runs.claim(holder, [run.id])  # another scheduler is planning the run
+            _passes_until(scheduler, lambda: _states(orchestrator)["first"] is TaskState.SUCCESS)
+            scheduler.run_pass()
+            assert _states(orchestrator)["second"] is TaskState.NONE  # not planned: held
+        scheduler.run_pass()  # the very next pass, no wake-up, no poll
+        assert _states(orchestrator)["second"] in (TaskState.SCHEDULED, TaskState.QUEUED)
+    finally:
+        scheduler.shutdown()

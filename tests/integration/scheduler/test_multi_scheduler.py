@@ -247,7 +247,10 @@ def test_when_one_of_two_schedulers_is_killed_the_other_adopts_its_work(
     survivor, victim = launch("a", **settings), launch("b", **settings)
     wait_for(lambda: len(_scheduler_jobs(sessions)) == 2, timeout=30)
     run_ids = _trigger(sessions, "effects", 8)
-    victim_job = max(_scheduler_jobs(sessions))  # started second: the larger id
+    with sessions() as session:
+        victim_job = session.scalars(
+            select(models.Job.id).where(models.Job.pid == victim.pid)
+        ).one()
 
     def victim_is_running_tries() -> bool:
         return any(j == victim_job and s is TaskState.RUNNING for *_, s, j in _tries(sessions))

@@ -225,3 +225,36 @@ def test_an_empty_expected_set_is_refused(session: Session) -> None:
 
     with pytest.raises(ValueError, match="expected names no state"):
         transitions.set_ti_state(session, ti_id, expected=[], new=TaskState.RUNNING)
+
+
+def test_queueing_moves_only_scheduled_instances_and_raises_their_try_numbers(
+    engine: Engine, session: Session
+) -> None:
+    scheduled, running = seed_run(session, TaskState.SCHEDULED, TaskState.RUNNING).ti_ids
+
+    moved = transitions.queue_instances(session, [scheduled, running], queued_at=NOW)
+    session.commit()
+
+    assert moved == {scheduled: 1}
+    assert (ti_state(engine, scheduled), ti_state(engine, running)) == (
+        TaskState.QUEUED,
+        TaskState.RUNNING,
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_queueing_passes_over_an_instance_another_transaction_holds_without_waiting(
+    engine: Engine, session: Session
+) -> None:
+    held, free = seed_run(session, TaskState.SCHEDULED, TaskState.SCHEDULED).ti_ids
+    make = db.session_factory(engine)
+
+    with make.begin() as holder:  # an operator marking it, say
+        assert transitions.set_ti_state(
+            holder, held, expected=TaskState.SCHEDULED, new=TaskState.SUCCESS
+        )
+        with make.begin() as scheduler:
+            moved = transitions.queue_instances(scheduler, [held, free], queued_at=NOW)
+        assert moved == {free: 1}
+
+    assert ti_state(engine, held) is TaskState.SUCCESS
