@@ -13,12 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from bench import dags, metrics
-from bench.harness import BenchError, TryRecord
+from bench.harness import BenchError, TryRecord, try_records
 from gnomon.semantics.states import RunState
-from gnomon.store import models
+from gnomon.store import db
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 TARGET_HOP_MEDIAN_MS = 25.0
@@ -30,24 +28,8 @@ def _say(message: str) -> None:
 
 
 def _records(cluster: Any, run_pk: int) -> list[TryRecord]:
-    with cluster.engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                models.TaskInstance.task_id,
-                models.TaskInstance.map_index,
-                models.TaskTry.state,
-                models.TaskInstance.queued_at,
-                models.TaskTry.start_date,
-                models.TaskTry.end_date,
-            )
-            .join(models.TaskTry, models.TaskTry.task_instance_id == models.TaskInstance.id)
-            .where(models.TaskInstance.dag_run_id == run_pk)
-        ).all()
-    return [
-        TryRecord(task_id, map_index, state.value, queued, start, end)
-        for task_id, map_index, state, queued, start, end in rows
-        if start is not None and end is not None
-    ]
+    with db.session_factory(cluster.engine, read_only=True)() as session:
+        return try_records(session, run_pk)
 
 
 def _run(cluster: Any, dag_id: str, timeout: float = 600) -> list[TryRecord]:

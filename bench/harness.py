@@ -212,25 +212,29 @@ class Harness:
     def tries_of(self, run_pk: int) -> list[TryRecord]:
         """The finished tries of the run, with their instance's ``queued_at``."""
         with self.readers() as session:
-            tis = {ti.id: ti for ti in task_instances.of_run(session, run_pk)}
-            found = tries.of_instances(session, list(tis))
-        records = []
-        for ti_id, attempts in found.items():
-            ti = tis[ti_id]
-            for attempt in attempts:
-                if attempt.start_date is None or attempt.end_date is None:
-                    continue
-                records.append(
-                    TryRecord(
-                        ti.task_id,
-                        ti.map_index,
-                        attempt.state.value,
-                        ti.queued_at,
-                        _utc(attempt.start_date),
-                        _utc(attempt.end_date),
-                    )
+            return try_records(session, run_pk)
+
+
+def try_records(session: Session, run_pk: int) -> list[TryRecord]:
+    """The finished tries of the run, with their instance's ``queued_at``."""
+    tis = {ti.id: ti for ti in task_instances.of_run(session, run_pk)}
+    records = []
+    for ti_id, attempts in tries.of_instances(session, list(tis)).items():
+        ti = tis[ti_id]
+        for attempt in attempts:
+            if attempt.start_date is None or attempt.end_date is None:
+                continue
+            records.append(
+                TryRecord(
+                    ti.task_id,
+                    ti.map_index,
+                    attempt.state.value,
+                    ti.queued_at,
+                    _utc(attempt.start_date),
+                    _utc(attempt.end_date),
                 )
-        return records
+            )
+    return records
 
 
 def _call(work: Callable[[], None]) -> None:

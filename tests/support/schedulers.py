@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from support.processes import is_gone, wait_for
+from support.processes import children_of, is_gone, wait_for
 
 
 class SchedulerProcess:
@@ -54,7 +54,7 @@ class SchedulerProcess:
         """SIGKILL the scheduler process only, as a crash would; wait until its warm workers
         (which die with it) are gone too."""
         assert self.process is not None
-        children = _children(self.pid)
+        children = children_of(self.pid)
         os.kill(self.pid, signal.SIGKILL)
         self.process.wait()
         wait_for(lambda: all(is_gone(pid) for pid in children), timeout=15)
@@ -68,17 +68,3 @@ class SchedulerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found

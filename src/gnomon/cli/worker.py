@@ -13,9 +13,10 @@ import sys
 import click
 
 from gnomon import metrics
-from gnomon.cli import logging_setup
+from gnomon.cli import logging_setup, monitoring
 from gnomon.cli.common import CliError, load_settings
 from gnomon.executors.celery_worker import WorkerConfig, build_app, default_name
+from gnomon.executors.remote import RunnerConfig
 from gnomon.runtime.log_server import LogServer
 from gnomon.runtime.logstore import LogStore
 from gnomon.settings import env_var
@@ -43,12 +44,7 @@ def _queues(value: str) -> list[str]:
     default=None,
     help="Tries run at once (warm pool processes). Default: the parallelism setting.",
 )
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="Serve Prometheus metrics on this port (default: the metrics_port setting; off).",
-)
+@monitoring.metrics_port_option()
 @click.option(
     "--log-server-port",
     type=click.IntRange(0, 65535),
@@ -89,27 +85,31 @@ def worker_command(
     log_server = LogServer(logs_folder, "0.0.0.0", port, hostname)
     log_server.start()
     store = LogStore(settings.log_url, logs_folder, settings.log_storage_options)
-    metrics_at = settings.metrics_port if metrics_port is None else metrics_port
-    if metrics_at:
-        from celery.worker import state as celery_state
+    from celery.worker import state as celery_state
 
-        metrics.WORKER_TRIES_RUNNING.set_function(lambda: len(celery_state.active_requests))
-        metrics.serve(metrics_at)
+    metrics.WORKER_TRIES_RUNNING.set_function(lambda: len(celery_state.active_requests))
+    monitoring.serve_metrics(settings, metrics_port)
     worker_name = name or default_name()
     config = WorkerConfig(
         broker_url=settings.broker_url,
-        execution_api_url=settings.execution_api_url,
-        home=settings.home,
-        logs_folder=logs_folder,
-        name=worker_name,
-        hostname=hostname,
-        kill_grace=settings.kill_grace,
+        runner=RunnerConfig(
+            api_url=settings.execution_api_url,
+            logs_folder=logs_folder,
+            cache_folder=settings.home / "cache",
+            worker=worker_name,
+            hostname=hostname,
+            kill_grace=settings.kill_grace,
+            xcom_max_bytes=settings.xcom_max_bytes,
+            live_location=log_server.url_for,
+            # Uploaded to log_url if set; else the log server goes on serving it.
+            upload=lambda relpath: store.store_finished(
+                relpath, fallback=log_server.url_for(relpath)
+            ),
+            # A try must not hold the log server's socket.
+            close_in_child=(log_server.fileno(),),
+        ),
         shutdown_grace=settings.shutdown_grace,
-        xcom_max_bytes=settings.xcom_max_bytes,
         visibility_timeout=settings.broker_visibility_timeout,
-        live_location=log_server.url_for,
-        # Uploaded to log_url if set; else the log server goes on serving it.
-        upload=lambda relpath: store.store_finished(relpath, fallback=log_server.url_for(relpath)),
     )
     app = build_app(config)
     click.echo(

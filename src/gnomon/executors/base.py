@@ -65,6 +65,9 @@ class TryStarted:
     hostname: str
     worker: str
     started_at: datetime
+    #: Where the running try's log can be read, if not where it was recorded when the try
+    #: was queued (a remote worker's log server).
+    log_location: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,8 @@ class CeleryExecutor:
         token_key: bytes,
         queued_timeout: float,
         visibility_timeout: float = 600.0,
-        name: str = "celery",
     ) -> None:
-        self.broker_url = broker_url
-        self.name = name
+        self._broker_url = broker_url
         self._token_key = token_key
         # A start token must outlive the longest wait in the queue: after task_queued_timeout
         # the scheduler takes the try back, and its old message is refused anyway.
@@ -45,7 +43,7 @@ class CeleryExecutor:
         self._stopping = False
 
     def start(self) -> None:
-        self._app = make_app(self.broker_url, visibility_timeout=self._visibility_timeout)
+        self._app = make_app(self._broker_url, visibility_timeout=self._visibility_timeout)
 
     @property
     def open_slots(self) -> int:

@@ -20,14 +20,14 @@ Lifecycles:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -49,19 +49,10 @@ STOP_SIGNAL = signal.SIGUSR1
 @dataclass(frozen=True)
 class WorkerConfig:
     broker_url: str
-    execution_api_url: str
-    home: Path
-    logs_folder: Path
-    name: str
-    hostname: str
-    kill_grace: float
+    #: What each pool process's runner gets; its ``worker`` name gains the process's pid.
+    runner: remote.RunnerConfig
     shutdown_grace: float
-    xcom_max_bytes: int
     visibility_timeout: float = 600.0
-    #: relpath -> where the API reads the running try's log (the worker's log server).
-    live_location: Callable[[str], str] | None = None
-    #: relpath -> where the finished try's log was uploaded.
-    upload: Callable[[str], str] | None = None
 
 
 class _PoolProcess:
@@ -100,7 +91,7 @@ def build_app(config: WorkerConfig) -> Celery:
     @signals.worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _pool_process_init(**kwargs: Any) -> None:
         # Celery has Linux SIGKILL this process when the worker's main process dies; its tries
-        # die with it (their supervisor asks for the same), so nothing runs on unsupervised.
+        # die with it (the runner's supervisor asks for the same), so none runs unsupervised.
         state.runner = _make_runner(config)
 
         def on_term(signum: int, frame: FrameType | None) -> None:
@@ -133,22 +124,8 @@ def _signal_pool() -> None:
 
 
 def _make_runner(config: WorkerConfig) -> remote.TryRunner:
-    runner = remote.TryRunner(
-        remote.RunnerConfig(
-            api_url=config.execution_api_url,
-            logs_folder=config.logs_folder,
-            cache_folder=config.home / "cache",
-            worker=f"{config.name}/{os.getpid()}",
-            hostname=config.hostname,
-            kill_grace=config.kill_grace,
-            xcom_max_bytes=config.xcom_max_bytes,
-            live_location=config.live_location,
-            upload=config.upload,
-        )
-    )
-    # A pool process killed with -9 takes its try with it (no try finishes unreported).
-    runner.supervisor.die_with_parent = True
-    return runner
+    worker = f"{config.runner.worker}/{os.getpid()}"
+    return remote.TryRunner(dataclasses.replace(config.runner, worker=worker))
 
 
 def default_name() -> str:

@@ -7,11 +7,14 @@ they loaded per version id, since a version never changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gnomon.authoring.dag import DAG
 from gnomon.dagfiles import loader
+from gnomon.runtime import task_runner
+from gnomon.runtime.protocol import TryOutcome, TryRequest, XComSource
 
 
 class DagLoadError(Exception):
@@ -23,6 +26,28 @@ class LoadedVersion:
     dag: DAG | None
     #: Why there is no DAG; or, with a DAG, a warning for the try's log.
     message: str | None = None
+
+    def try_target(
+        self, request: TryRequest, source: XComSource, max_xcom_bytes: int
+    ) -> Callable[[], TryOutcome]:
+        """What the try's forked process runs: the try, or the load error (in its log and
+        outcome); a load warning goes to the try's log first."""
+        dag, message = self.dag, self.message
+
+        def target() -> TryOutcome:
+            if dag is None:
+                raise DagLoadError(message)
+            if message:
+                print(f"warning: {message}")
+            return task_runner.execute_try(dag, request, source, max_xcom_bytes=max_xcom_bytes)
+
+        return target
+
+
+def try_label(request: TryRequest) -> str:
+    """``task[map index]#try number``: the try's name in the supervisor's log lines."""
+    index = f"[{request.map_index}]" if request.map_index >= 0 else ""
+    return f"{request.task_id}{index}#{request.try_number}"
 
 
 def load(

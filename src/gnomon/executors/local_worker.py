@@ -23,12 +23,10 @@ from sqlalchemy import select as sql_select
 
 # Imported here so that every forked try finds them loaded already.
 import gnomon.operators  # noqa: F401
-from gnomon.authoring.dag import DAG
 from gnomon.executors import dag_versions
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
-from gnomon.executors.dag_versions import DagLoadError
 from gnomon.executors.xcom_source import DbXComSource
-from gnomon.runtime import lifeline, logstore, supervisor, task_runner
+from gnomon.runtime import lifeline, logstore, supervisor
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.semantics.states import TaskState
 from gnomon.store import db, models
@@ -45,7 +43,7 @@ class Worker:
             kill_grace=config["kill_grace"], close_in_child=(out.fileno(),)
         )
         self.parent = os.getppid()
-        self.dags: dict[int, tuple[DAG | None, str | None]] = {}
+        self.dags: dict[int, dag_versions.LoadedVersion] = {}
         self.killed: set[int] = set()
         self.engine = db.make_engine(self.db_url)
         #: Where finished logs are copied, if log_url names a remote store.
@@ -101,24 +99,13 @@ class Worker:
             self._ended(finished)
 
     def _run(self, workload: Workload) -> None:
-        dag, error = self._dag(workload)
         request = workload.request
         source = DbXComSource(self.engine, workload.run_pk)
-        max_bytes = self.xcom_max_bytes
-
-        def target() -> TryOutcome:
-            if dag is None:
-                raise DagLoadError(error)
-            if error:
-                print(f"warning: {error}")
-            return task_runner.execute_try(dag, request, source, max_xcom_bytes=max_bytes)
-
         self.log_relpaths[workload.try_id] = workload.log_relpath
-        label = request.task_id + (f"[{request.map_index}]" if request.map_index >= 0 else "")
         proc = self.supervisor.start(
             workload.try_id,
-            target,
-            label=f"{label}#{request.try_number}",
+            self._dag(workload).try_target(request, source, self.xcom_max_bytes),
+            label=dag_versions.try_label(request),
             timeout=workload.timeout,
             log_path=Path(workload.log_path),
         )
@@ -154,7 +141,7 @@ class Worker:
             message["log_location"] = self.logs.store_finished(relpath)
         self.emit(message)
 
-    def _dag(self, workload: Workload) -> tuple[DAG | None, str | None]:
+    def _dag(self, workload: Workload) -> dag_versions.LoadedVersion:
         """The workload's DAG from its stored version (cached); or why it cannot be had."""
         cached = self.dags.get(workload.dag_version_id)
         if cached is None:
@@ -162,16 +149,15 @@ class Worker:
             self.dags[workload.dag_version_id] = cached
         return cached
 
-    def _load(self, workload: Workload) -> tuple[DAG | None, str | None]:
+    def _load(self, workload: Workload) -> dag_versions.LoadedVersion:
         source = self._stored_source(workload.dag_version_id)
-        loaded = dag_versions.load(
+        return dag_versions.load(
             Path(workload.fileloc),
             Path(workload.dags_folder),
             workload.request.dag_id,
             workload.version_hash,
             source=source.encode() if source else None,
         )
-        return loaded.dag, loaded.message
 
     def _stored_source(self, version_id: int) -> str | None:
         try:

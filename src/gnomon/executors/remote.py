@@ -30,7 +30,7 @@ import gnomon.operators  # noqa: F401
 from gnomon.exceptions import XComError
 from gnomon.executors import dag_versions
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
-from gnomon.executors.dag_versions import DagLoadError, LoadedVersion
+from gnomon.executors.dag_versions import LoadedVersion, try_label
 from gnomon.executors.execution_client import (
     Claim,
     ExecutionApiError,
@@ -39,7 +39,7 @@ from gnomon.executors.execution_client import (
     StartAnswer,
     Unreachable,
 )
-from gnomon.runtime import supervisor, task_runner
+from gnomon.runtime import supervisor
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.semantics.states import TaskState
 
@@ -163,8 +163,10 @@ class TryRunner:
     def __init__(self, config: RunnerConfig, client: ExecutionClient | None = None) -> None:
         self.config = config
         self.client = client or ExecutionClient(config.api_url, config.request_timeout)
+        # A runner's process killed with -9 (its worker lost) takes its try with it, so no
+        # try finishes unsupervised and unreported, to run again as a retry.
         self.supervisor = supervisor.Supervisor(
-            kill_grace=config.kill_grace, close_in_child=config.close_in_child
+            kill_grace=config.kill_grace, close_in_child=config.close_in_child, die_with_parent=True
         )
         self._dags: dict[int, LoadedVersion] = {}
         self._bundle_cache: Any = None
@@ -275,22 +277,12 @@ class TryRunner:
         """Fork the try and watch it to its end; how it ended, and the outcome to report
         instead of its own if it was killed (the worker stopping, the try given up)."""
         request = answer.request
-        dag, message = loaded.dag, loaded.message
         source = RemoteXComSource(self.client, try_id, token)
         max_bytes = answer.xcom_max_bytes or self.config.xcom_max_bytes
-
-        def target() -> TryOutcome:
-            if dag is None:
-                raise DagLoadError(message)
-            if message:
-                print(f"warning: {message}")
-            return task_runner.execute_try(dag, request, source, max_xcom_bytes=max_bytes)
-
-        label = request.task_id + (f"[{request.map_index}]" if request.map_index >= 0 else "")
         self.supervisor.start(
             try_id,
-            target,
-            label=f"{label}#{request.try_number}",
+            loaded.try_target(request, source, max_bytes),
+            label=try_label(request),
             timeout=answer.timeout,
             log_path=self.config.logs_folder / relpath,
         )

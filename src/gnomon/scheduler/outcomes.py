@@ -19,13 +19,11 @@ from gnomon.semantics.states import HOLDS_SLOT, TaskState
 from gnomon.store import models, runs, stats, task_instances, transitions, tries, xcoms
 
 
-def started(
-    session: Session, event: TryStarted, now: datetime, cache: VersionCache | None = None
-) -> bool:
+def started(session: Session, event: TryStarted, now: datetime, cache: VersionCache) -> bool:
     """The try's process is running: ``queued -> running`` for the try and its instance;
     True if this call moved it (a try starts once: a second start of the same try loses).
     Observes the hand-off latency of first tries (``gnomon_task_hop_seconds``), reading
-    the task's upstream from ``cache`` (pass a long-lived one: else the version is loaded).
+    the task's upstream from ``cache`` (the caller's long-lived one: a version is loaded once).
 
     Race: the try was already given up (a zombie sweep, an operator) before its start was
     reported; the transitions lose and the late start changes nothing."""
@@ -42,6 +40,7 @@ def started(
         hostname=event.hostname,
         worker=event.worker,
         heartbeat_at=now,
+        **({"log_location": event.log_location} if event.log_location else {}),
     )
     if won:
         metrics.TRIES_STARTED.inc()
@@ -57,7 +56,7 @@ def started(
         # A retry's or a cleared instance's start is not a hand-off: its upstream ended long
         # before, by design.
         if moved and attempt.try_number == 1:
-            _observe_hop(session, cache or VersionCache(), attempt.task_instance_id, event)
+            _observe_hop(session, cache, attempt.task_instance_id, event)
     return won
 
 

@@ -39,7 +39,7 @@ def _one_queued_one_running(orchestrator: Orchestrator, job_id: int) -> tuple[Wo
     queued, running = queue_all(orchestrator, job_id)
     with orchestrator.sessions.begin() as session:
         event = TryStarted(running.try_id, 4242, socket.gethostname(), "w", NOW)
-        assert outcomes.started(session, event, NOW)
+        assert outcomes.started(session, event, NOW, orchestrator.scheduler.cache)
     return queued, running
 
 

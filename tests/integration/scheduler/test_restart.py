@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from support.processes import is_gone, wait_for
+from support.processes import children_of, is_gone, wait_for
 from support.standalone import Standalone
 
 from gnomon.semantics.states import TaskState
@@ -101,7 +101,7 @@ def test_a_run_survives_kill_9_of_standalone_without_rerunning_what_succeeded(
     wait_for(lambda: len(_effects(standalone.root)) >= 3, timeout=60)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
-    wait_for(lambda: all(is_gone(p) for p in _children_pids(first.pid)), timeout=10)
+    wait_for(lambda: all(is_gone(p) for p in children_of(first.pid)), timeout=10)
     succeeded = _succeeded(db_url)
     assert succeeded, "nothing had succeeded before the kill"
 
@@ -115,17 +115,3 @@ def test_a_run_survives_kill_9_of_standalone_without_rerunning_what_succeeded(
     assert set(_states(db_url, models.TaskInstance)) == {"success"}
     assert "running" not in _states(db_url, models.TaskTry)
     assert "queued" not in _states(db_url, models.TaskTry)
-
-
-def _children_pids(pid: int) -> list[int]:
-    """Processes whose parent was ``pid`` (its workers), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found

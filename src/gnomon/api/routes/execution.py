@@ -171,15 +171,20 @@ def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) ->
             == (body.started_at, body.hostname, body.pid, body.worker)
         )
         if not repeated:
-            event = TryStarted(try_id, body.pid, body.hostname, body.worker, body.started_at or now)
-            if not outcomes.started(session, event, now):
+            event = TryStarted(
+                try_id,
+                body.pid,
+                body.hostname,
+                body.worker,
+                body.started_at or now,
+                log_location=body.log_location,
+            )
+            if not outcomes.started(session, event, now, state.versions):
                 was = "started by another worker" if attempt.state is TaskState.QUEUED else None
                 raise errors.Conflict(
                     f"try {try_id} is not queued ({was or attempt.state.value}): it was started "
                     "already, ended, or taken back; do not run it"
                 )
-            if body.log_location:
-                execution.set_log_location(session, try_id, body.log_location)
         version = state.versions.get(session, found.run.dag_version_id)
         bundle = state.bundle(session, version.id)
     task = version.dag.tasks[found.instance.task_id]
@@ -287,7 +292,9 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> EndOu
     an operator, or this same report repeated after its answer was lost): nothing to do."""
     cfg = state.config
     outcome = body.outcome.to_outcome()
-    event = TryEnded(try_id, outcome, body.pid, body.started_at, body.ended_at)
+    event = TryEnded(
+        try_id, outcome, body.pid, body.started_at, body.ended_at, log_location=body.log_location
+    )
     with cfg.write() as session:
         attempt = tries.get(session, try_id)
         if attempt is None:
@@ -297,8 +304,9 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> EndOu
         if not ended_before:
             run_pk = outcomes.ended(session, state.versions, event)
             ended_before = run_pk is None and not _recorded(session, try_id, event)
-        if body.log_location:
-            # Also for a try that ended elsewhere: this is still where its log is.
+        if ended_before and body.log_location:
+            # A try that ended elsewhere (``outcomes.ended`` recorded nothing): this is still
+            # where its log is.
             execution.set_log_location(session, try_id, body.log_location)
         if run_pk is not None:
             wakeups.announce(session, run_pk=run_pk)
