@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +202,8 @@ class Cluster:
                     dag_id,
                     now=now,
                     conf=conf or {},
+                    # A logical date per run: a DAG has one run per logical date.
+                    logical_date=now - timedelta(seconds=i),
                     run_id=f"r{i}-{secrets.token_hex(3)}",
                 )
                 pks.append(run.id)
