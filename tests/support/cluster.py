@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import redis
 from cryptography.fernet import Fernet
 from kombu.connection import Connection
@@ -31,7 +32,8 @@ from gnomon.events import wakeups
 from gnomon.scheduler import creation
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState
-from gnomon.store import db, models
+from gnomon.store import db, models, tokens, users
+from gnomon.store.models import Role, TokenKind
 from support.cli import gnomon
 from support.processes import eventually, is_gone
 from support.standalone import free_port
@@ -88,6 +90,7 @@ class Cluster:
         self.components: list[Component] = []
         self.queues_used: set[str] = set()
         self.engine: Engine = db.make_engine(db_url)
+        self._admin_token: str | None = None
         #: Settings every component shares (workers take only the broker and API parts).
         self.env: dict[str, str] = {
             "GNOMON_DAGS_ARE_PAUSED_AT_CREATION": "false",
@@ -158,6 +161,28 @@ class Cluster:
                 return bool(response.status == 200)
         except OSError:
             return False
+
+    def api_get(self, path: str, *, missing_ok: bool = False, **params: Any) -> Any:
+        """GET ``path`` on the public API as an admin: the JSON answer (asserts a 200; with
+        ``missing_ok``, None for a 404)."""
+        if self._admin_token is None:
+            with db.session_factory(self.engine).begin() as session:
+                user = users.create(
+                    session, f"admin-{self.suffix}", secrets.token_hex(8), Role.ADMIN
+                )
+                self._admin_token, _ = tokens.issue(
+                    session, user.id, TokenKind.API, expires_at=None
+                )
+        response = httpx.get(
+            f"{self.api_url}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self._admin_token}"},
+            timeout=30,
+        )
+        if missing_ok and response.status_code == 404:
+            return None
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()
 
     def start_scheduler(self, name: str = "scheduler", **env: str) -> Component:
         return self._spawn(name, ["scheduler"], {**self.control_env(name), **env})
