@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import dags, metrics
+from bench import cpu, dags, metrics
 from bench.harness import BenchError, TryRecord, try_records
 from gnomon.semantics.states import RunState
 from gnomon.store import db
@@ -38,6 +38,18 @@ def _run(cluster: Any, dag_id: str, timeout: float = 600) -> list[TryRecord]:
     if states[pk] is not RunState.SUCCESS:
         raise BenchError(f"celery run of {dag_id} ended {states[pk].value}")
     return _records(cluster, pk)
+
+
+def _cpu(cluster: Any) -> dict[str, float]:
+    """CPU seconds so far of the API, the schedulers, the workers (pool processes and tries
+    included) and the Postgres backends serving the cluster's database."""
+    parts: dict[str, float] = {"api": 0.0, "schedulers": 0.0, "workers": 0.0}
+    for component in cluster.components:
+        part = next(p for p in parts if component.name.startswith(p.rstrip("s")))
+        parts[part] += cpu.tree_seconds(component.pid)
+    backends = cluster.sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    parts["database_server"] = cpu.processes_seconds([int(pid) for (pid,) in backends])
+    return parts
 
 
 def measure(
@@ -73,11 +85,16 @@ def measure(
         _say(f"  celery s{schedulers}: warm-up {time.perf_counter() - began:.2f}s")
         chains = [_run(cluster, dags.CHAIN_DAG_ID) for _ in range(chain_runs)]
         _run(cluster, dags.FANOUT_DAG_ID)  # warm-up of the fan-out DAG
+        before = _cpu(cluster)
         fanned = _run(cluster, dags.FANOUT_DAG_ID)
+        after = _cpu(cluster)
     finally:
         cluster.close()
     hops = metrics.chain_hops(chains)
     throughput = metrics.fanout_throughput(fanned, "start")
+    throughput["cpu_ms_per_try"] = {
+        part: round((after[part] - before[part]) * 1000 / len(fanned), 3) for part in after
+    }
     hop_ms = hops["hop_ms"]
     assert isinstance(hop_ms, dict)
     return {

@@ -82,3 +82,37 @@ def rss_mb(pid: int) -> float | None:
     if fields is None:
         return None
     return round(int(fields[24 - 3]) * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry / "stat")
+            if fields is not None and int(fields[4 - 3]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def tree_seconds(pid: int) -> float:
+    """CPU seconds of a process, its live descendants, and every child they reaped (a
+    Celery worker's pool processes and the tries they forked)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        fields = _stat_fields(Path(f"/proc/{current}/stat"))
+        if fields is None:
+            continue
+        total += _seconds(fields, 14, 4)  # utime, stime, cutime, cstime
+        pending.extend(_children(current))
+    return total
+
+
+def processes_seconds(pids: list[int]) -> float:
+    """CPU seconds of these processes alone (Postgres backends, say)."""
+    total = 0.0
+    for pid in pids:
+        fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+        if fields is not None:
+            total += _seconds(fields, 14, 2)
+    return total
