@@ -144,7 +144,9 @@ def test_a_try_over_its_execution_timeout_is_stopped_and_fails(
     assert orchestrator.wait_run("slow", run_id) is RunState.FAILED
     (only,) = orchestrator.task("slow", run_id, "too_long")["tries"]
     assert (only["state"], only["exit_reason"]) == ("failed", "timeout")
-    assert 1.0 <= only["duration"] < 10
+    # Stopped at the timeout, not before: the deadline runs on the monotonic clock from the
+    # fork, the recorded dates on the wall clock a moment later, hence the margin.
+    assert 0.95 <= only["duration"] < 10
 
 
 RERUN = """
