@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gnomon.executors.base import Workload
@@ -68,6 +69,33 @@ class _Limits:
             self.dag_limits[ti.dag_id] = dag.max_active_tasks if dag is not None else 16
         return self.per_dag.get(ti.dag_id, 0) < self.dag_limits[ti.dag_id]
 
+    def full_pools(self) -> set[str]:
+        """Pools with no slot left: their instances need not be read."""
+        return {
+            name
+            for name, limit in self.capacity.items()
+            if limit != pools.UNLIMITED and self.used.get(name, 0) >= limit
+        }
+
+    def full_dags(self) -> set[str]:
+        """DAGs at their ``max_active_tasks``: their instances need not be read."""
+        if self.per_dag:
+            rows = self.session.execute(
+                select(models.Dag.dag_id, models.Dag.max_active_tasks).where(
+                    models.Dag.dag_id.in_(sorted(self.per_dag))
+                )
+            )
+            self.dag_limits.update({dag_id: limit for dag_id, limit in rows})
+        return {d for d, n in self.per_dag.items() if n >= self.dag_limits.get(d, n + 1)}
+
+    def room(self, open_slots: int) -> int:
+        """At most how many instances the pools let through now (``open_slots`` if a pool
+        has no limit)."""
+        if pools.UNLIMITED in self.capacity.values():
+            return open_slots
+        free = sum(max(0, limit - self.used.get(name, 0)) for name, limit in self.capacity.items())
+        return min(open_slots, free)
+
     def take(self, ti: task_instances.TI) -> None:
         self.used[ti.pool] = self.used.get(ti.pool, 0) + ti.pool_slots
         self.per_dag[ti.dag_id] = self.per_dag.get(ti.dag_id, 0) + 1
@@ -87,10 +115,21 @@ class Queuer:
             return Queued()
         if not locks.try_queueing_lock(session):
             return Queued(contended=True)
-        candidates = task_instances.scheduled(session, limit=open_slots * 2 + 8)
+        limits = _Limits(session)
+        # Read only instances that may fit: not those of a full pool or of a DAG at its
+        # max_active_tasks (with a 128-slot pool full and thousands scheduled, reading them
+        # all on every pass was most of the pass).
+        room = limits.room(open_slots)
+        if room <= 0:
+            return Queued()
+        candidates = task_instances.scheduled(
+            session,
+            limit=room * 2 + 8,
+            skip_pools=limits.full_pools(),
+            skip_dags=limits.full_dags(),
+        )
         if not candidates:
             return Queued()
-        limits = _Limits(session)
         chosen: list[task_instances.TI] = []
         left_behind: int | None = None
         for ti in candidates:

@@ -206,13 +206,26 @@ def occupying_per_dag(session: Session) -> dict[str, int]:
     return {dag_id: count for dag_id, count in rows}
 
 
-def scheduled(session: Session, *, limit: int) -> list[TI]:
-    """Scheduled instances of running runs, highest priority first, then oldest run first
-    (not locked: ``transitions.queue_instances`` claims those chosen)."""
+def scheduled(
+    session: Session,
+    *,
+    limit: int,
+    skip_pools: Collection[str] = (),
+    skip_dags: Collection[str] = (),
+) -> list[TI]:
+    """Scheduled instances of running runs, highest priority first, then oldest run first,
+    but none in ``skip_pools`` or of ``skip_dags`` (not locked:
+    ``transitions.queue_instances`` claims those chosen)."""
+    ti = models.TaskInstance
+    conditions = [ti.state == TaskState.SCHEDULED]
+    if skip_pools:
+        conditions.append(ti.pool.not_in(sorted(skip_pools)))
+    if skip_dags:
+        conditions.append(ti.dag_id.not_in(sorted(skip_dags)))
     stmt = (
         select(models.TaskInstance)
         .join(models.DagRun, models.DagRun.id == models.TaskInstance.dag_run_id)
-        .where(models.TaskInstance.state == TaskState.SCHEDULED)
+        .where(*conditions)
         .order_by(
             models.TaskInstance.priority_weight.desc(),
             models.DagRun.logical_date.nulls_last(),
