@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gnomon.dagfiles import discovery
 from gnomon.dagfiles.parser import FileParseResult
 
 
@@ -39,6 +38,12 @@ class FileStamp:
         except OSError:
             return None
         return cls(stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+
+
+def stamps(paths: Sequence[Path]) -> dict[Path, FileStamp]:
+    """The stamps of ``paths`` now, leaving out those deleted since they were listed."""
+    found = {path: FileStamp.of(path) for path in paths}
+    return {path: stamp for path, stamp in found.items() if stamp is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +74,8 @@ class FileCache:
 
     files: Mapping[Path, CachedFile] = field(default_factory=dict)
 
-    def scan(self, folder: Path) -> Scan:
-        """Discover the DAG files of ``folder`` and compare them with the cache."""
-        stamps: dict[Path, FileStamp] = {}
-        for path in discovery.discover_files(folder):
-            stamp = FileStamp.of(path)
-            if stamp is not None:  # deleted since it was listed
-                stamps[path] = stamp
+    def scan(self, stamps: Mapping[Path, FileStamp]) -> Scan:
+        """Compare the DAG files found now (by their stamps) with the cache."""
         changed = tuple(
             path
             for path, stamp in stamps.items()
