@@ -1,10 +1,10 @@
-"""What the DAG processor remembers between passes: each file's stamp and its last parse.
+"""What the DAG processor remembers between passes: each DAG file's stamp and its last parse.
 
 A file is imported again only when its stamp changed (or it is new). The parse of the whole
 folder is then rebuilt from the cached results of the other files, so the store always gets
 the complete picture. One exception: a file that defines no DAG and imports cleanly is taken
 for a helper module that DAG files may import, so adding, changing or removing one reparses
-every file.
+every file (the processor does the same when another file of the folder changes).
 """
 
 from __future__ import annotations
