@@ -108,7 +108,9 @@ def load_file(
     path = Path(os.path.abspath(path))
     folder = str(Path(os.path.abspath(dags_folder)) if dags_folder else path.parent)
     if folder not in sys.path:
-        sys.path.append(folder)
+        # First, as ``activate`` puts it on workers (and as Python puts a script's folder):
+        # a helper named like an installed module is the helper, when parsed and when run.
+        sys.path.insert(0, folder)
     collected = contexts.start_collecting()
     try:
         _import(path, source)
