@@ -49,6 +49,7 @@ from support.api import ApiHarness
 from support.cluster import BROKERS, Cluster, MakeCluster, broker_reachable
 from support.cluster_dags import create_side_effects
 from support.orchestrator import Orchestrator
+from support.remote import ApiServer, BrokerExecutor, RemoteWorker, api_server, execution_key
 from support.s3 import S3Server, running_s3, weed_binary
 
 from gnomon.store import db, schema
@@ -253,6 +254,32 @@ def api(orchestrator: Orchestrator) -> Iterator[ApiHarness]:
     harness = ApiHarness(orchestrator.engine, orchestrator.home)
     with harness.client:
         yield harness
+
+
+# -- remote workers against a real API server (tests/support/remote.py) ----------------------
+# A test module makes its ``orchestrator`` with ``executor=broker``: the scheduler's tries then
+# wait in the broker's queue for the test to hand them to its workers.
+@pytest.fixture
+def broker(tmp_path: Path) -> BrokerExecutor:
+    return BrokerExecutor(execution_key(tmp_path / "home"))
+
+
+@pytest.fixture
+def server(db_url: str, orchestrator: Orchestrator, tmp_path: Path) -> Iterator[ApiServer]:
+    """``gnomon api`` on the test's database; heartbeats every 0.5 s (a 2 s timeout)."""
+    with api_server(
+        db_url, orchestrator.home, tmp_path / "api.log", GNOMON_TASK_HEARTBEAT_TIMEOUT="2"
+    ) as found:
+        yield found
+
+
+@pytest.fixture
+def workers(server: ApiServer, tmp_path: Path) -> Iterator[list[RemoteWorker]]:
+    """Remote workers made by the test, killed after it if they still run."""
+    made: list[RemoteWorker] = []
+    yield made
+    for worker in made:
+        worker.kill()
 
 
 # -- an S3-compatible object store (tests/support/s3.py) ---------------------------------------

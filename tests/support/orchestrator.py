@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gnomon.dag_processor.processor import DagProcessor, ProcessorReport
 from gnomon.dagfiles import bag
 from gnomon.events import wakeups
 from gnomon.executors.base import Executor
@@ -68,6 +69,7 @@ class Orchestrator:
         self.scheduler = Scheduler(self.sessions, self.executor, self.config)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._processor: DagProcessor | None = None
         self.error: BaseException | None = None
 
     # -- DAG files ---------------------------------------------------------------------------
@@ -84,6 +86,22 @@ class Orchestrator:
                 session, result, now=datetime.now(UTC), paused_on_creation=paused
             )
         wakeups.notify(self.home)
+        return report
+
+    def process(self) -> ProcessorReport:
+        """A pass of the DAG processor over the folder (one processor, kept across calls as a
+        running one is): unlike ``sync``, its versions have bundles."""
+        if self._processor is None:
+            self._processor = DagProcessor(
+                self.dags_folder,
+                self.sessions,
+                home=self.home,
+                file_timeout=30,
+                interval=1,
+                paused_on_creation=False,
+            )
+        report = self._processor.run_once()
+        assert not report.import_errors, [e.error for e in report.import_errors]
         return report
 
     # -- the scheduler -----------------------------------------------------------------------

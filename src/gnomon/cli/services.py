@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -19,14 +18,12 @@ from gnomon import settings as settings_module
 from gnomon.cli import database, logging_setup, monitoring
 from gnomon.cli.common import CliError, Common, common_options
 from gnomon.dag_processor import processor as dag_processing
-from gnomon.dagfiles import bag
 from gnomon.executors.base import Executor
 from gnomon.executors.celery import CeleryExecutor
 from gnomon.executors.local import LocalExecutor
 from gnomon.runtime import lifeline
 from gnomon.scheduler.exceptions import DeclaredDead
 from gnomon.scheduler.loop import Scheduler, SchedulerConfig
-from gnomon.store import dags as stored_dags
 from gnomon.store import db as store_db
 from gnomon.store import exceptions, schema, users
 from gnomon.store.models import JobType, Role
@@ -195,17 +192,10 @@ def _ensure_admin(engine: Engine, home: Path) -> str | None:
 
 
 def _initial_sync(engine: Engine, dags_folder: Path, settings: settings_module.Settings) -> None:
-    """Parse the folder once before scheduling, so the first runs need not wait for the
-    DAG processor's first pass."""
-    result = bag.parse_folder(dags_folder, settings.dag_file_timeout)
-    with store_db.session_factory(engine).begin() as session:
-        stored_dags.sync_parse_result(
-            session,
-            result,
-            now=datetime.now(UTC),
-            paused_on_creation=settings.dags_are_paused_at_creation,
-            team_folders=dag_processing.team_folder_paths(dags_folder, settings.team_folders),
-        )
+    """Pass over the folder once before scheduling, so the first runs need not wait for the
+    DAG processor's first pass (which then finds the same versions and bundle)."""
+    sessions = store_db.session_factory(engine)
+    dag_processing.DagProcessor.from_settings(settings, sessions, dags_folder).run_once()
 
 
 def _start_child(arguments: list[str]) -> subprocess.Popen[bytes]:

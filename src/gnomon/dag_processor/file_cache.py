@@ -1,10 +1,10 @@
-"""What the DAG processor remembers between passes: each file's stamp and its last parse.
+"""What the DAG processor remembers between passes: each DAG file's stamp and its last parse.
 
 A file is imported again only when its stamp changed (or it is new). The parse of the whole
 folder is then rebuilt from the cached results of the other files, so the store always gets
 the complete picture. One exception: a file that defines no DAG and imports cleanly is taken
 for a helper module that DAG files may import, so adding, changing or removing one reparses
-every file.
+every file (the processor does the same when another file of the folder changes).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gnomon.dagfiles import discovery
 from gnomon.dagfiles.parser import FileParseResult
 
 
@@ -39,6 +38,12 @@ class FileStamp:
         except OSError:
             return None
         return cls(stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+
+
+def stamps(paths: Sequence[Path]) -> dict[Path, FileStamp]:
+    """The stamps of ``paths`` now, leaving out those deleted since they were listed."""
+    found = {path: FileStamp.of(path) for path in paths}
+    return {path: stamp for path, stamp in found.items() if stamp is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +74,8 @@ class FileCache:
 
     files: Mapping[Path, CachedFile] = field(default_factory=dict)
 
-    def scan(self, folder: Path) -> Scan:
-        """Discover the DAG files of ``folder`` and compare them with the cache."""
-        stamps: dict[Path, FileStamp] = {}
-        for path in discovery.discover_files(folder):
-            stamp = FileStamp.of(path)
-            if stamp is not None:  # deleted since it was listed
-                stamps[path] = stamp
+    def scan(self, stamps: Mapping[Path, FileStamp]) -> Scan:
+        """Compare the DAG files found now (by their stamps) with the cache."""
         changed = tuple(
             path
             for path, stamp in stamps.items()

@@ -1,11 +1,12 @@
 """The DAG processor: keeps the stored DAGs in step with the DAGs folder.
 
-Each pass lists the folder, imports the new and changed files in forked children (with the
-file timeout), rebuilds the parse of the whole folder from those and the cached results of
-the others, and syncs it into the store in one transaction: a DAG version is stored only
-when its content hash is new, import errors are recorded and cleared, and DAGs whose file
-disappeared are deactivated. When that changed anything, the schedulers are woken at once.
-A pass in which no file changed writes nothing.
+Each pass lists the folder, hashes its changed files (the folder's snapshot: the bundle of
+new versions), imports the new and changed DAG files in forked children (with the file
+timeout), rebuilds the parse of the whole folder from those and the cached results of the
+others, and syncs it into the store in one transaction: the bundle is stored, a DAG version
+only when its content hash or its code (``snapshots.Snapshot.code``) is new, import errors
+are recorded and cleared, and DAGs whose file disappeared are deactivated. When that changed
+anything, the schedulers are woken at once. A pass in which no file changed writes nothing.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from gnomon import settings as settings_module
-from gnomon.dag_processor import file_cache, stopping
-from gnomon.dagfiles import bag, parser
+from gnomon.dag_processor import file_cache, snapshots, stopping
+from gnomon.dagfiles import bag, discovery, parser
 from gnomon.dagfiles.exceptions import DagFilesError
 from gnomon.dagfiles.parser import FileParseResult
 from gnomon.events import wakeups
-from gnomon.store import dags, import_errors, jobs
+from gnomon.store import bundles, dags, import_errors, jobs
 from gnomon.store.columns import utcnow
 from gnomon.store.exceptions import StoreError
 from gnomon.store.models import JobState, JobType
@@ -126,6 +127,8 @@ class DagProcessor:
         self._concurrency = concurrency
         self._team_folders = team_folder_paths(self.dags_folder, team_folders or {})
         self._cache = file_cache.FileCache()
+        self._hashes = snapshots.FileHashes()
+        self._snapshot: snapshots.Snapshot | None = None
         self._synced = False
         self._problems: set[str] = set()
 
@@ -154,19 +157,25 @@ class DagProcessor:
         cannot be read and the store's errors if the sync fails; the files are then parsed
         again on the next pass.
         """
-        scan = self._cache.scan(self.dags_folder)
+        root = bag.root_of(self.dags_folder)
+        listing = discovery.list_folder(self.dags_folder)
+        stamps = file_cache.stamps(listing.files)
+        scan = self._cache.scan({p: stamps[p] for p in listing.dag_files if p in stamps})
+        snapshot = self._hashes.snapshot(root, stamps)
         parsed = self._parse(scan.changed)
-        if self._cache.helper_touched(scan, parsed):
+        if self._cache.helper_touched(scan, parsed) or self._data_changed(snapshot, listing):
             parsed += self._parse(scan.unchanged)
         cache = self._cache.updated(scan, parsed)
         result = bag.folder_result(self.dags_folder, cache.results())
         synced = not self._synced or bool(parsed or scan.removed)
         sync, errors_changed = dags.SyncReport([], [], []), False
         if synced:
-            sync, errors_changed = self._in_transaction(lambda s: self._sync(s, result))
-        # Only now: a pass whose sync failed leaves the cache as it was, to be retried.
-        self._cache, self._synced = cache, True
-        root = bag.root_of(self.dags_folder)
+            code = snapshot.code(cache.results())
+            sync, errors_changed = self._in_transaction(
+                lambda s: self._sync(s, result, snapshot, code)
+            )
+        # Only now: a pass whose sync failed leaves the caches as they were, to be retried.
+        self._cache, self._snapshot, self._synced = cache, snapshot, True
         report = ProcessorReport(
             files=len(scan.stamps),
             reparsed=tuple(r.relative_file for r in sorted(parsed, key=lambda r: r.file)),
@@ -229,16 +238,33 @@ class DagProcessor:
         root = bag.root_of(self.dags_folder)
         return parser.parse_files(paths, self._file_timeout, root, self._concurrency)
 
+    def _data_changed(self, snapshot: snapshots.Snapshot, listing: discovery.FolderFiles) -> bool:
+        """Whether a file that is no DAG file (data, SQL, a file a DAG may read while it is
+        parsed) was added, changed or removed since the last sync: every file is parsed
+        again, as for a helper module."""
+        if self._snapshot is None:
+            return False
+        candidates = {snapshot.relative(path) for path in listing.dag_files}
+        candidates.update(snapshot.relative(path) for path in self._cache.files)
+        return bool(snapshot.changed_since(self._snapshot) - candidates)
+
     def _sync(
-        self, session: Session, result: bag.FolderParseResult
+        self,
+        session: Session,
+        result: bag.FolderParseResult,
+        snapshot: snapshots.Snapshot,
+        code: Mapping[Path, dags.FileCode],
     ) -> tuple[dags.SyncReport, bool]:
         before = {error.fileloc: error.error for error in import_errors.list_all(session)}
+        # First: the versions refer to it.
+        bundles.save(session, bundles.Bundle(snapshot.hash, snapshot.manifest), snapshot.content)
         report = dags.sync_parse_result(
             session,
             result,
             now=utcnow(),
             paused_on_creation=self._paused_on_creation,
             team_folders=self._team_folders,
+            code=code,
         )
         after = {str(error.file): error.error for error in result.import_errors}
         if report.created or report.new_versions or report.deactivated:

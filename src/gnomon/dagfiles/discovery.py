@@ -1,12 +1,13 @@
-"""Which files of the DAGs folder are DAG files: ``*.py``, minus ``.gnomonignore`` patterns.
+"""The files of the DAGs folder: all of them (what a DAG version's bundle holds), and which
+are DAG files: ``*.py``. ``.gnomonignore`` patterns leave files out of both.
 
 A ``.gnomonignore`` (in the folder or any subfolder) holds one glob pattern a line, matched
 against paths relative to its own directory, like a simple ``.gitignore``: a pattern without
 ``/`` matches a name at any depth (``*_test.py``, ``scratch``), one with ``/`` is anchored to the
 file's directory (``legacy/*``, ``/tmp_*.py``), a trailing ``/`` matches directories only,
 ``**`` matches any number of directories and a leading ``!`` re-includes what an earlier
-pattern excluded. Blank lines and ``#`` comments are skipped. Hidden entries and
-``__pycache__`` are always skipped.
+pattern excluded. Blank lines and ``#`` comments are skipped. Hidden entries, ``__pycache__``
+and ``*.pyc`` files are always skipped.
 """
 
 from __future__ import annotations
@@ -84,16 +85,36 @@ def is_ignored(path: Path, is_dir: bool, rules: Sequence[IgnoreRule]) -> bool:
     return ignored
 
 
-def discover_files(folder: Path) -> list[Path]:
-    """Every DAG file under ``folder`` (recursive, absolute, sorted); ``folder`` may be a file."""
+@dataclass(frozen=True, slots=True)
+class FolderFiles:
+    """What ``list_folder`` found (absolute paths, sorted)."""
+
+    #: Every file: what a bundle of the folder holds.
+    files: list[Path]
+    #: The DAG files among them.
+    dag_files: list[Path]
+
+
+def list_folder(folder: Path) -> FolderFiles:
+    """Every file under ``folder`` and its DAG files (recursive); ``folder`` may be a file."""
     folder = Path(os.path.abspath(folder))
     if folder.is_file():
-        return [folder]
+        return FolderFiles([folder], [folder])
     if not folder.is_dir():
         raise DagsFolderError(f"DAGs folder {folder} does not exist or is not a directory")
     found: list[Path] = []
     _walk(folder, [], found, set())
-    return sorted(found)
+    found.sort()
+    return FolderFiles(found, [path for path in found if path.name.endswith(".py")])
+
+
+def discover_files(folder: Path) -> list[Path]:
+    """Every DAG file under ``folder`` (recursive, absolute, sorted); ``folder`` may be a file."""
+    return list_folder(folder).dag_files
+
+
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or name == "__pycache__" or name.endswith(".pyc")
 
 
 def _walk(directory: Path, rules: list[IgnoreRule], found: list[Path], seen: set[str]) -> None:
@@ -111,11 +132,11 @@ def _walk(directory: Path, rules: list[IgnoreRule], found: list[Path], seen: set
             raise DagsFolderError(f"cannot read DAGs folder {directory}: {exc.strerror}") from None
         return
     for entry in entries:
-        if entry.name.startswith(".") or entry.name == "__pycache__":
+        if _skipped(entry.name):
             continue
         path = directory / entry.name
         if entry.is_dir():
             if not is_ignored(path, True, rules):
                 _walk(path, rules, found, seen)
-        elif entry.is_file() and entry.name.endswith(".py") and not is_ignored(path, False, rules):
+        elif entry.is_file() and not is_ignored(path, False, rules):
             found.append(path)

@@ -22,6 +22,7 @@ from gnomon.serialization import writer
 
 #: Frames in Gnomon's own code below the user's last line are noise in an import error.
 _GNOMON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(contexts.__file__))) + os.sep
+_DAG_MODULE_PREFIX = "gnomon_dag_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +53,46 @@ class LoadedFile:
         return next((d for d in self.dags if d.dag_id == dag_id), None)
 
 
+#: The folders ``activate`` put on ``sys.path`` in this process (the current one last).
+_activated: list[str] = []
+
+
+def activate(folder: Path) -> None:
+    """Make ``folder`` the one DAGs folder helper modules are imported from, in this process.
+
+    A warm worker loads DAG versions of several bundles over its life, each with its own
+    ``effects.py`` say, all imported as ``effects``: the module imported from one bundle must
+    not serve another. So ``folder`` goes first on ``sys.path``, the folders activated before
+    leave it, and the modules imported from them leave ``sys.modules`` (the DAGs loaded
+    before keep theirs; the next import of that name reads the active folder). DAG modules
+    themselves stay: their names are unique per file (``module_name``).
+    """
+    wanted = os.path.abspath(folder)
+    for old in _activated:
+        if old != wanted:
+            # Modules first: a namespace package finds its portions on sys.path as it is.
+            _evict(old + os.sep)
+            sys.path[:] = [entry for entry in sys.path if entry != old]
+    _activated[:] = [wanted]
+    if sys.path[:1] != [wanted]:
+        sys.path[:] = [wanted, *(entry for entry in sys.path if entry != wanted)]
+
+
+def _evict(prefix: str) -> None:
+    """Forget the modules imported from under ``prefix`` (namespace packages included)."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith(_DAG_MODULE_PREFIX):
+            continue
+        file = getattr(module, "__file__", None)
+        places = [file] if file else list(getattr(module, "__path__", None) or ())
+        if places and all(str(place).startswith(prefix) for place in places):
+            del sys.modules[name]
+
+
 def module_name(path: Path) -> str:
     """A module name unique to the file, so that two ``etl.py`` in two folders never clash."""
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    return f"gnomon_dag_{digest}"
+    return f"{_DAG_MODULE_PREFIX}{digest}"
 
 
 def load_file(
@@ -71,7 +108,9 @@ def load_file(
     path = Path(os.path.abspath(path))
     folder = str(Path(os.path.abspath(dags_folder)) if dags_folder else path.parent)
     if folder not in sys.path:
-        sys.path.append(folder)
+        # First, as ``activate`` puts it on workers (and as Python puts a script's folder):
+        # a helper named like an installed module is the helper, when parsed and when run.
+        sys.path.insert(0, folder)
     collected = contexts.start_collecting()
     try:
         _import(path, source)

@@ -1,8 +1,9 @@
 """A run's DAG, imported in a warm worker process from the code of the run's version.
 
-Shared by the local executor's workers (which read the stored source from the database) and
-remote workers (which fetch it, or its bundle, through the execution API): both keep what
-they loaded per version id, since a version never changes.
+Shared by the local executor's workers (which read the stored source from the database and
+import helper modules from the DAGs folder) and remote workers (which fetch the version's
+bundle, or its source, through the execution API): both keep what they loaded per version
+id, since a version never changes.
 """
 
 from __future__ import annotations
@@ -26,17 +27,23 @@ class LoadedVersion:
     dag: DAG | None
     #: Why there is no DAG; or, with a DAG, a warning for the try's log.
     message: str | None = None
+    #: The folder its helper modules come from (``loader.activate``d again in each try).
+    folder: Path | None = None
 
     def try_target(
         self, request: TryRequest, source: XComSource, max_xcom_bytes: int
     ) -> Callable[[], TryOutcome]:
         """What the try's forked process runs: the try, or the load error (in its log and
-        outcome); a load warning goes to the try's log first."""
-        dag, message = self.dag, self.message
+        outcome); a load warning goes to the try's log first. The version's folder is made
+        the active one first: the warm process may have loaded another bundle since, and a
+        task may import a helper module only when it runs."""
+        dag, message, folder = self.dag, self.message, self.folder
 
         def target() -> TryOutcome:
             if dag is None:
                 raise DagLoadError(message)
+            if folder is not None:
+                loader.activate(folder)
             if message:
                 print(f"warning: {message}")
             return task_runner.execute_try(dag, request, source, max_xcom_bytes=max_xcom_bytes)
@@ -58,8 +65,10 @@ def load(
     *,
     source: bytes | None = None,
 ) -> LoadedVersion:
-    """Import ``path`` (or ``source`` in its place) and find ``dag_id`` in it; warn if its
-    version is not ``version_hash`` (a module the file imports changed since)."""
+    """Import ``path`` (or ``source`` in its place), with helper modules from ``dags_folder``
+    (``loader.activate``), and find ``dag_id`` in it; warn if its version is not
+    ``version_hash`` (a module the file imports changed since)."""
+    loader.activate(dags_folder)
     try:
         loaded = loader.load_file(path, dags_folder, source=source)
     except OSError as exc:
@@ -75,4 +84,4 @@ def load(
             f"DAG {dag_id!r} loaded from {path} has version {found.version_hash[:12]}, "
             f"not the run's {version_hash[:12]} (a module it imports changed?)"
         )
-    return LoadedVersion(found.dag, warning)
+    return LoadedVersion(found.dag, warning, dags_folder)

@@ -10,23 +10,22 @@ process reads XComs through the API as well.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import mmap
 import os
 import signal
 import struct
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 # Imported here so that every forked try finds them loaded already.
 import gnomon.operators  # noqa: F401
+from gnomon.dagfiles import bundles
 from gnomon.exceptions import XComError
 from gnomon.executors import dag_versions
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
@@ -45,8 +44,6 @@ from gnomon.semantics.states import TaskState
 
 log = logging.getLogger(__name__)
 
-#: The module a colleague's bundle cache lives in; until it exists, stored sources are used.
-BUNDLES_MODULE = "gnomon.dagfiles.bundles"
 #: The longest the runner waits before looking at a stop request again (seconds).
 _STOP_CHECK = 0.25
 
@@ -169,8 +166,7 @@ class TryRunner:
             kill_grace=config.kill_grace, close_in_child=config.close_in_child, die_with_parent=True
         )
         self._dags: dict[int, LoadedVersion] = {}
-        self._bundle_cache: Any = None
-        self._bundles_looked_up = False
+        self._bundles = bundles.BundleCache(config.cache_folder / "bundles")
         self._stop_at: float | None = None
 
     def request_stop(self, grace: float) -> None:
@@ -232,38 +228,22 @@ class TryRunner:
     def _code(
         self, try_id: int, answer: StartAnswer, token: str, dags_folder: Path
     ) -> tuple[Path, Path]:
-        """The DAG file on this machine, and the folder to import its helper modules from."""
-        relative = _relative(answer.fileloc)
-        cache = self._bundles()
-        if answer.bundle is not None and cache is not None:
-            folder = Path(
-                cache.ensure(
-                    answer.bundle.hash,
-                    answer.bundle.files,
-                    lambda sha256: self.client.file(try_id, token, sha256),
-                )
+        """The DAG file on this machine, and the folder to import its helper modules from:
+        the version's bundle, materialised in the cache; else (a version made before bundles)
+        its stored source, with helpers from this machine's DAGs folder if it has one."""
+        relative = Path(*bundles.relative_path(answer.fileloc).parts)
+        if answer.bundle is not None:
+            folder = self._bundles.ensure(
+                answer.bundle.hash,
+                answer.bundle.files,
+                lambda sha256: self.client.file(try_id, token, sha256),
             )
             return folder / relative, folder
         folder = self.config.cache_folder / "sources" / str(answer.dag_version_id)
         path = folder / relative
         if not path.exists():
-            _write_atomically(path, self.client.source(try_id, token).encode())
-        # Helper modules: from this machine's DAGs folder if it has one (an image with the
-        # DAGs in it); a bundle is the way to ship them otherwise.
+            bundles.write_atomically(path, self.client.source(try_id, token).encode())
         return path, dags_folder if dags_folder.is_dir() else folder
-
-    def _bundles(self) -> Any:
-        if not self._bundles_looked_up:
-            self._bundles_looked_up = True
-            try:
-                module = importlib.import_module(BUNDLES_MODULE)
-            except ModuleNotFoundError:
-                log.info(
-                    "no %s yet: DAG versions are loaded from their stored source", BUNDLES_MODULE
-                )
-            else:
-                self._bundle_cache = module.BundleCache(self.config.cache_folder / "bundles")
-        return self._bundle_cache
 
     # -- running -----------------------------------------------------------------------------
     def _supervise(
@@ -353,24 +333,3 @@ class TryRunner:
 
 def _log_relpath(workload: Workload) -> str:
     return workload.log_relpath or os.path.basename(workload.log_path)
-
-
-def _relative(fileloc: str) -> Path:
-    """``fileloc`` as a path inside a folder; refuses one that would leave it."""
-    path = PurePosixPath(fileloc)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise ValueError(f"DAG file path {fileloc!r} is not relative to the DAGs folder")
-    return Path(*path.parts)
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write ``content`` to ``path`` so that no process ever sees part of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -19,6 +19,8 @@ class Version:
     fileloc: str
     dag: SerializedDag
     timetable: timetables.Timetable
+    #: The DAG file's path relative to the DAGs folder; None for versions made before bundles.
+    relative_fileloc: str | None = None
 
 
 class VersionCache:
@@ -39,6 +41,7 @@ class VersionCache:
                 row.fileloc,
                 dag,
                 timetables.from_json(dag.schedule),
+                row.relative_fileloc,
             )
             self._versions[version_id] = version
         return version

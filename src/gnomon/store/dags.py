@@ -65,6 +65,9 @@ class DagVersion:
     source_code: str
     fileloc: str
     created_at: datetime
+    relative_fileloc: str | None = None
+    code_hash: str | None = None
+    bundle_hash: str | None = None
 
     @classmethod
     def from_row(cls, row: models.DagVersion) -> DagVersion:
@@ -76,7 +79,23 @@ class DagVersion:
             row.source_code,
             row.fileloc,
             row.created_at,
+            row.relative_fileloc,
+            row.code_hash,
+            row.bundle_hash,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FileCode:
+    """The code a DAG file's versions run, as the DAG processor found it in the folder."""
+
+    #: The file's path relative to the DAGs folder (posix).
+    relative_fileloc: str
+    #: sha256 of the file and of the folder's files that are not DAG files
+    #: (``dagfiles.bundles.code_hash``): a version is one per (DAG, version hash, code hash).
+    code_hash: str
+    #: The folder's bundle (stored already); None if the file is not in it (too large).
+    bundle_hash: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +114,13 @@ def sync_parse_result(
     now: datetime,
     paused_on_creation: bool = True,
     team_folders: Mapping[Path, str] | None = None,
+    code: Mapping[Path, FileCode] | None = None,
 ) -> SyncReport:
     """Make the stored DAGs, versions and import errors those of a parse of the DAGs folder.
 
-    A version is stored only when its content hash is new for the DAG. DAGs no parsed file
+    A version is stored only when its content hash is new for the DAG with the code of its
+    file in ``code`` (absolute DAG file -> its code; a file not in it has no code hash and
+    no bundle, as when a folder is synced without the DAG processor). DAGs no parsed file
     defines any more are deactivated, except those of files that now fail to import: a broken
     edit must not hide a working DAG, which keeps running its previous version until the file
     is fixed. A DAG that names no team gets the team of the deepest of ``team_folders``
@@ -111,7 +133,8 @@ def sync_parse_result(
         row, is_new = _upsert_dag(session, parsed, now, paused_on_creation, team)
         if is_new:
             created.append(parsed.dag_id)
-        row.latest_version_id, stored = _version_id(session, parsed)
+        file_code = (code or {}).get(parsed.file)
+        row.latest_version_id, stored = _version_id(session, parsed, file_code)
         if stored:
             new_versions.append(parsed.dag_id)
     failing = {str(error.file): error.error for error in result.import_errors}
@@ -279,12 +302,17 @@ def _upsert_dag(
     return row, is_new
 
 
-def _version_id(session: Session, parsed: ParsedDag) -> tuple[int, bool]:
-    """The id of the DAG's version of this content, and whether it was stored just now."""
+def _version_id(session: Session, parsed: ParsedDag, code: FileCode | None) -> tuple[int, bool]:
+    """The id of the DAG's version of this content and code, and whether it was stored just
+    now. A version found keeps the bundle it was made with."""
+    code_hash = None if code is None else code.code_hash
     version_id = session.scalar(
         select(models.DagVersion.id).where(
             models.DagVersion.dag_id == parsed.dag_id,
             models.DagVersion.version_hash == parsed.version_hash,
+            models.DagVersion.code_hash.is_(None)
+            if code_hash is None
+            else models.DagVersion.code_hash == code_hash,
         )
     )
     is_new = version_id is None
@@ -295,6 +323,9 @@ def _version_id(session: Session, parsed: ParsedDag) -> tuple[int, bool]:
             serialized=parsed.serialized,
             source_code=_source_code(parsed.file),
             fileloc=str(parsed.file),
+            relative_fileloc=None if code is None else code.relative_fileloc,
+            code_hash=code_hash,
+            bundle_hash=None if code is None else code.bundle_hash,
         )
         session.add(version)
         session.flush()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -99,11 +100,34 @@ class Dag(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class DagFile(Base):
+    """One file of the DAGs folder, by content: stored once, however many bundles hold it."""
+
+    __tablename__ = "dag_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class DagBundle(Base):
+    """The DAGs folder's files at one moment: their paths and content hashes."""
+
+    __tablename__ = "dag_bundles"
+
+    #: sha256 of the manifest's canonical JSON (``dagfiles.bundles.manifest_hash``).
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Path relative to the DAGs folder (posix) -> sha256 of the file (``dag_files``).
+    files: Mapped[dict[str, str]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class DagVersion(Base):
     __tablename__ = "dag_versions"
     __table_args__ = (
-        # DAG processor: "is this content already stored?"; also the versions of one DAG.
-        UniqueConstraint("dag_id", "version_hash"),
+        # DAG processor: "is this DAG, with this code, already stored?"; also the versions of
+        # one DAG. Versions made before bundles have no code_hash (NULLs never clash).
+        UniqueConstraint("dag_id", "version_hash", "code_hash"),
         NO_ID_REUSE,
     )
 
@@ -115,6 +139,13 @@ class DagVersion(Base):
     serialized: Mapped[dict[str, Any]] = mapped_column(Json)
     source_code: Mapped[str] = mapped_column(Text)
     fileloc: Mapped[str] = mapped_column(String(PATH_LEN))
+    #: The DAG file's path relative to the DAGs folder (posix); None before bundles.
+    relative_fileloc: Mapped[str | None] = mapped_column(String(PATH_LEN))
+    #: sha256 of the DAG file and of the folder's files that are not DAG files (helper
+    #: modules, data): the code the version runs besides its serialized DAG.
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The folder's files when the version was made; None: only ``source_code`` is known.
+    bundle_hash: Mapped[str | None] = mapped_column(String(64), ForeignKey("dag_bundles.hash"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

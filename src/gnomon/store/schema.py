@@ -42,8 +42,9 @@ class MigrationResult:
         return self.before != self.after
 
 
-def migrate(engine: Engine) -> MigrationResult:
-    """Upgrade the database to the newest revision, in one transaction; a no-op if it is there.
+def migrate(engine: Engine, revision: str = "head") -> MigrationResult:
+    """Upgrade the database to the newest revision (or ``revision``, for tests of a
+    migration), in one transaction; a no-op if it is there.
 
     Safe to call from several processes at once: they take turns, and all but the first find
     nothing left to do.
@@ -57,7 +58,7 @@ def migrate(engine: Engine) -> MigrationResult:
                 f"the database is at revision {', '.join(sorted(unknown))}, which this version "
                 "of Gnomon does not know: a newer Gnomon migrated it; upgrade Gnomon"
             )
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), revision)
         after = _current(connection)
     return MigrationResult(before, after)
 

@@ -25,14 +25,26 @@ def upsert(
     One statement (``INSERT ... ON CONFLICT DO UPDATE``), so two writers racing on the same key
     cannot both insert.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model).values(**values)
+    stmt = _insert(session)(model).values(**values)
     updates = {name: stmt.excluded[name] for name in values if name not in key}
-    if updates:
-        session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))
-    else:
-        session.execute(stmt.on_conflict_do_nothing(index_elements=list(key)))
+    if not updates:
+        insert_new(session, model, values, key=key)
+        return
+    session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))
+
+
+def insert_new(
+    session: Session, model: type[models.Base], values: Mapping[str, Any], *, key: Sequence[str]
+) -> None:
+    """Insert a row unless a row with the same ``key`` exists (``INSERT ... ON CONFLICT DO
+    NOTHING``): a writer racing another on the same key waits for it, then does nothing."""
+    stmt = _insert(session)(model).values(**values)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=list(key)))
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's ``insert``, which knows ``ON CONFLICT``."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def delete_one(session: Session, column: InstrumentedAttribute[Any], value: Any) -> bool:

@@ -3,6 +3,7 @@ pulls XComs and reports its end with the try's own tokens, never a user's."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from support.api import ApiHarness
 from support.orchestrator import Orchestrator
-from support.remote import EXECUTION, BrokerExecutor, Message, bearer, execution_key
+from support.remote import EXECUTION, BrokerExecutor, Message, bearer
 from support.standalone import free_port
 
 from gnomon.api.app import create_app
@@ -24,7 +25,7 @@ from gnomon.executors import tokens
 from gnomon.scheduler import outcomes
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
-from gnomon.store import bundles, db, secrets, tries
+from gnomon.store import db, secrets, tries
 
 PIPELINE = """
 from datetime import datetime
@@ -41,11 +42,6 @@ with DAG("pipeline", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
     second(first())
 """
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> BrokerExecutor:
-    return BrokerExecutor(execution_key(tmp_path / "home"))
 
 
 @pytest.fixture
@@ -416,24 +412,29 @@ def test_the_source_of_the_runs_dag_version_is_served(
     assert 'DAG("pipeline"' in answer.json()["source"]
 
 
-def test_only_files_of_the_tries_bundle_are_served(
-    orchestrator: Orchestrator,
-    broker: BrokerExecutor,
-    api: ApiHarness,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_start_names_the_bundle_and_only_its_files_are_served(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
 ) -> None:
-    dag_file, helper, elsewhere = ("a" * 64, "b" * 64, "c" * 64)
-    stored = {dag_file: b"# the DAG", helper: b"# a helper", elsewhere: b"# another bundle"}
-    bundle = bundles.Bundle("f" * 64, {"pipeline.py": dag_file, "lib/helper.py": helper})
-    monkeypatch.setattr(bundles, "of_version", lambda session, version_id: bundle)
-    monkeypatch.setattr(bundles, "file_content", lambda session, sha256: stored.get(sha256))
-    message = _queued(orchestrator, broker)
+    folder = orchestrator.dags_folder
+    (folder / "team").mkdir()
+    (folder / "team" / "pipeline.py").write_text(PIPELINE)
+    (folder / "helper.py").write_text("X = 1\n")
+    orchestrator.process()
+    orchestrator.start()
+    orchestrator.trigger("pipeline")
+    message = broker.next()
+    (folder / "helper.py").write_text("X = 2\n")  # stored with the next bundle only
+    orchestrator.process()
+
     started = _start(api, message).json()
-    assert started["bundle"] == {"hash": bundle.hash, "files": dict(bundle.files)}
-    assert started["fileloc"] == "pipeline.py"
+
+    assert started["fileloc"] == "team/pipeline.py"
+    files = started["bundle"]["files"]
+    assert sorted(files) == ["helper.py", "team/pipeline.py"]
     url = f"{EXECUTION}/tries/{message.try_id}/files"
     token = bearer(started["token"])
-    served = api.client.get(f"{url}/{helper}", headers=token)
-    assert (served.status_code, served.content) == (200, b"# a helper")
-    assert api.client.get(f"{url}/{elsewhere}", headers=token).status_code == 403
+    served = api.client.get(f"{url}/{files['helper.py']}", headers=token)
+    assert (served.status_code, served.content) == (200, b"X = 1\n")
+    newer = hashlib.sha256(b"X = 2\n").hexdigest()
+    assert api.client.get(f"{url}/{newer}", headers=token).status_code == 403
     assert api.client.get(f"{url}/not-a-hash", headers=token).status_code == 422

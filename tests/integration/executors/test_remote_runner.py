@@ -3,7 +3,6 @@ settings runs them with ``executors.remote.TryRunner`` against a real API server
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,7 @@ import httpx2 as httpx
 import pytest
 from support.orchestrator import Orchestrator
 from support.processes import wait_for
-from support.remote import (
-    EXECUTION,
-    ApiServer,
-    BrokerExecutor,
-    Message,
-    RemoteWorker,
-    api_server,
-    bearer,
-    execution_key,
-)
+from support.remote import EXECUTION, ApiServer, BrokerExecutor, Message, RemoteWorker, bearer
 
 from gnomon.scheduler import outcomes
 from gnomon.scheduler.versions import VersionCache
@@ -71,32 +61,9 @@ with DAG("waiting", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> BrokerExecutor:
-    return BrokerExecutor(execution_key(tmp_path / "home"))
-
-
-@pytest.fixture
 def orchestrator(make_orchestrator: Any, broker: BrokerExecutor) -> Orchestrator:
     found: Orchestrator = make_orchestrator(executor=broker)
     return found
-
-
-@pytest.fixture
-def server(db_url: str, orchestrator: Orchestrator, tmp_path: Path) -> Iterator[ApiServer]:
-    """``gnomon api`` on the test's database; heartbeats every 0.5 s (a 2 s timeout)."""
-    with api_server(
-        db_url, orchestrator.home, tmp_path / "api.log", GNOMON_TASK_HEARTBEAT_TIMEOUT="2"
-    ) as found:
-        yield found
-
-
-@pytest.fixture
-def workers(server: ApiServer, tmp_path: Path) -> Iterator[list[RemoteWorker]]:
-    """Remote workers made by the test, killed after it if they still run."""
-    made: list[RemoteWorker] = []
-    yield made
-    for worker in made:
-        worker.kill()
 
 
 def _try(orchestrator: Orchestrator, try_id: int) -> tries.Try:

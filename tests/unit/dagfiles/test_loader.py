@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,60 @@ def test_loader_future_imports_do_not_leak_into_dag_files(tmp_path: Path) -> Non
         """,
     )
     assert loader.load_file(path).error is None
+
+
+# -- activate: helper modules of one bundle at a time -----------------------------------------
+@pytest.fixture
+def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``sys.path``, ``sys.modules`` and the activated folders as they were, after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(loader, "_activated", [])
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+
+
+def _bundle(root: Path, who: str) -> Path:
+    """A DAGs folder with a helper module and a namespace package, both saying ``who``."""
+    (root / "ns_pkg_7c1e").mkdir(parents=True)
+    write(root / "effects_7c1e.py", f"WHO = {who!r}\n")
+    write(root / "ns_pkg_7c1e" / "names.py", f"WHO = {who!r}\n")
+    write(root / "dag.py", "import effects_7c1e\nfrom ns_pkg_7c1e import names\n")
+    return root
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_activating_a_folder_forgets_the_helpers_imported_from_the_one_before(
+    tmp_path: Path,
+) -> None:
+    first, second = _bundle(tmp_path / "first", "first"), _bundle(tmp_path / "second", "second")
+    loader.activate(first)
+    loaded = loader.load_file(first / "dag.py", first)
+    assert loaded.error is None
+    first_module = sys.modules[loader.module_name(first / "dag.py")]
+
+    loader.activate(second)
+    assert loader.load_file(second / "dag.py", second).error is None
+
+    second_module = sys.modules[loader.module_name(second / "dag.py")]
+    assert (second_module.effects_7c1e.WHO, second_module.names.WHO) == ("second", "second")
+    assert (first_module.effects_7c1e.WHO, first_module.names.WHO) == ("first", "first")
+    assert sys.path[0] == str(second) and str(first) not in sys.path
+    # The first file's module stays loaded: its DAGs and functions still refer to it.
+    assert sys.modules[loader.module_name(first / "dag.py")] is first_module
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_a_helper_imported_as_a_task_runs_comes_from_the_folder_activated_for_it(
+    tmp_path: Path,
+) -> None:
+    first, second = _bundle(tmp_path / "first", "first"), _bundle(tmp_path / "second", "second")
+    loader.activate(second)  # the warm process loaded another version since
+    loader.load_file(second / "dag.py", second)
+
+    loader.activate(first)  # the try's own process, before its task runs
+    import effects_7c1e  # type: ignore[import-not-found]
+    from ns_pkg_7c1e import names  # type: ignore[import-not-found]
+
+    assert (effects_7c1e.WHO, names.WHO) == ("first", "first")

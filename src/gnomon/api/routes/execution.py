@@ -9,6 +9,7 @@ scheduler applies its local executor's events with, so the two paths cannot drif
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -80,7 +81,8 @@ class StartOut(TokenOut):
     dag_id: str
     dag_version_id: int
     version_hash: str
-    #: The DAG file's path relative to the DAGs folder.
+    #: The DAG file's path relative to the DAGs folder (versions made before bundles: its
+    #: name, for the stored source).
     fileloc: str
     #: The DAGs folder's files the version was made from; null: fetch ``/source`` instead.
     bundle: BundleOut | None
@@ -197,23 +199,11 @@ def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) ->
         dag_id=version.dag_id,
         dag_version_id=version.id,
         version_hash=version.version_hash,
-        fileloc=relative_fileloc(version.fileloc, bundle),
+        fileloc=version.relative_fileloc or PurePosixPath(version.fileloc).name,
         bundle=None if bundle is None else BundleOut(hash=bundle.hash, files=dict(bundle.files)),
         timeout=task.execution_timeout.total_seconds() if task.execution_timeout else None,
         xcom_max_bytes=cfg.xcom_max_bytes,
     )
-
-
-def relative_fileloc(fileloc: str, bundle: bundles.Bundle | None) -> str:
-    """The DAG file's path in its DAGs folder. A version stores the absolute path where the
-    DAG processor found the file; its bundle names files relative to the folder, so the
-    longest bundle path the file's path ends with is the file. Without a bundle the worker
-    writes the stored source on its own, and only the file's name matters."""
-    name = fileloc.rsplit("/", 1)[-1]
-    if bundle is None:
-        return name
-    matches = [p for p in bundle.files if fileloc == p or fileloc.endswith("/" + p)]
-    return max(matches, key=len, default=name)
 
 
 @router.get("/source", response_model=SourceOut, responses={**_GONE, **_UNAVAILABLE})

@@ -1,11 +1,10 @@
 """jobs.tries_outlive: whether a scheduler's running tries go on without it.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 
-Numbered 0004 because 0003 is being written in parallel (other tables); whichever merges
-second points its ``down_revision`` at the other, so the history stays one line.
+Written in parallel with 0003 (DAG bundles) and placed after it, so the history is one line.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
