@@ -94,7 +94,7 @@ def test_two_writers_storing_the_same_files_at_once_both_commit(engine: Engine) 
 def test_versions_made_before_bundles_are_kept_without_code(empty_db_url: str) -> None:
     engine = db.make_engine(empty_db_url)
     try:
-        schema.migrate(engine, "0002")
+        schema.migrate(engine, "0004")  # the revision before bundles
         with engine.begin() as connection:
             connection.execute(
                 text(

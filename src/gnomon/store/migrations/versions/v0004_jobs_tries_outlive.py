@@ -1,10 +1,11 @@
 """jobs.tries_outlive: whether a scheduler's running tries go on without it.
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0002
 Create Date: 2026-12-01
 
-Written in parallel with 0003 (DAG bundles) and placed after it, so the history is one line.
+There is no 0003: that number went to DAG bundles while both were written in parallel, and
+they landed as 0005 after this one, so that no database already at 0004 misses them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """DAG bundles: the DAGs folder's files by content hash, and the code of each DAG version.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 
 ``dag_versions`` gains ``relative_fileloc``, ``code_hash`` and ``bundle_hash``, and a version
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
