@@ -14,24 +14,12 @@ from gnomon.semantics.states import RunState
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"])]
 
 
-def _side_effects(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int]]:
-    rows = cluster.sql(
-        "SELECT run_id, task_id, try_number FROM side_effects WHERE dag_id = :dag_id",
-        dag_id=dag_id,
-    )
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
 def _successful_tries(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int, str]]:
-    rows = cluster.sql(
-        """
-        SELECT ti.run_id, ti.task_id, tr.try_number, tr.worker
-        FROM task_tries tr JOIN task_instances ti ON ti.id = tr.task_instance_id
-        WHERE ti.dag_id = :dag_id AND tr.state = 'success'
-        """,
-        dag_id=dag_id,
-    )
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [
+        (t.run_id, t.task_id, t.try_number, t.worker or "")
+        for t in cluster.tries_of(dag_id)
+        if t.state == "success"
+    ]
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
@@ -65,7 +53,7 @@ def test_two_hundred_tasks_on_two_queues_run_on_the_workers_of_their_queue(
     for _, task_id, _, worker in tries:
         expected = "worker-a" if int(task_id[1:]) % 2 == 0 else "worker-b"
         assert worker.startswith(expected), (task_id, worker)
-    effects = _side_effects(cluster, "wide")
+    effects = cluster.side_effects("wide")
     assert sorted(effects) == sorted((r, t, n) for r, t, n, _ in tries)
 
 
@@ -95,7 +83,7 @@ def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
     assert set(states.values()) == {RunState.SUCCESS}, cluster.tail()
     tries = _successful_tries(cluster, "twenty")
     assert len(tries) == 50 * 20
-    effects = _side_effects(cluster, "twenty")
+    effects = cluster.side_effects("twenty")
     # One row per successful try, and no row without one: no try ran twice or unrecorded.
     assert sorted(effects) == sorted((r, t, n) for r, t, n, _ in tries)
     # Worker names are "<name>-<test suffix>/<pool process pid>".
@@ -105,19 +93,6 @@ def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
         "JOIN task_instances ti ON ti.id = tr.task_instance_id WHERE ti.dag_id = 'twenty'"
     )
     assert len(jobs) == 2, "both schedulers queued tries"
-
-
-def _tries_of(cluster: Cluster, dag_id: str) -> list[tuple[str, int, str, str | None, str | None]]:
-    """(task id, try number, state, exit reason, worker) of every try of the DAG."""
-    rows = cluster.sql(
-        """
-        SELECT ti.task_id, tr.try_number, tr.state, tr.exit_reason, tr.worker
-        FROM task_tries tr JOIN task_instances ti ON ti.id = tr.task_instance_id
-        WHERE ti.dag_id = :dag_id ORDER BY ti.task_id, tr.try_number
-        """,
-        dag_id=dag_id,
-    )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
@@ -140,8 +115,8 @@ def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
     states = cluster.wait_runs([run], timeout=120)
 
     assert states[run] is RunState.SUCCESS, cluster.tail()
-    tries = _tries_of(cluster, "slow")
-    assert [(t[1], t[2]) for t in tries] == [(1, "failed"), (2, "success")], tries
-    assert "zombie" in (tries[0][3] or "")
-    assert (tries[0][4] or "").startswith("worker-1")
-    assert (tries[1][4] or "").startswith("worker-2")
+    tries = cluster.tries_of("slow")
+    assert [(t.try_number, t.state) for t in tries] == [(1, "failed"), (2, "success")], tries
+    assert "zombie" in (tries[0].exit_reason or "")
+    assert (tries[0].worker or "").startswith("worker-1")
+    assert (tries[1].worker or "").startswith("worker-2")
