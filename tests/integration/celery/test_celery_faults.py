@@ -1,0 +1,83 @@
+"""Faults in production mode: a scheduler killed, the broker or Postgres restarted mid-run, a
+task outliving the broker's visibility timeout. Each ends with every run finished, each try's
+side effect recorded exactly once, and no try left queued or running.
+
+The brokers and Postgres that these tests restart are private servers of their own
+(``support.services``); the shared ones are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import pytest
+from support.cluster import Cluster, Component, MakeCluster
+from support.cluster_dags import psycopg_dsn, write_wide_dag
+from support.processes import eventually
+from support.services import PrivateRedis
+
+from gnomon.semantics.states import RunState
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"])]
+
+
+def _assert_every_run_succeeded_once(cluster: Cluster, dag_id: str, runs: list[int]) -> None:
+    """Every run succeeded; each successful try recorded its side effect once, and no side
+    effect was recorded by a try that does not exist; nothing is left queued or running."""
+    states = cluster.run_states(runs)
+    assert set(states.values()) == {RunState.SUCCESS}, cluster.tail()
+    tries = cluster.tries_of(dag_id)
+    succeeded = sorted((t.run_id, t.task_id, t.try_number) for t in tries if t.state == "success")
+    assert len(succeeded) == len({(t.run_id, t.task_id) for t in tries})
+    effects = cluster.side_effects(dag_id)
+    assert sorted(effects) == succeeded, "a try ran twice, or ran unrecorded"
+    assert cluster.tries_in(["queued", "running"]) == 0
+
+
+def _all_alive(components: Iterable[Component]) -> bool:
+    return all(component.alive() for component in components)
+
+
+def _heartbeats(cluster: Cluster, component: Component, count: int, within: float) -> bool:
+    """Whether the component's job records ``count`` new heartbeats ``within`` seconds."""
+    seen: set[datetime] = set()
+
+    def beats() -> bool:
+        job = cluster.job_of(component)
+        assert job is not None
+        seen.add(job.heartbeat_at)
+        return len(seen) > count
+
+    return eventually(beats, within)
+
+
+def test_a_broker_that_is_down_holds_up_neither_the_scheduler_nor_its_tries(
+    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
+) -> None:
+    cluster = make_cluster(broker_url=private_redis.url)
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder, "waiting", tasks=20, queues=[queue], dsn=psycopg_dsn(db_url)
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    scheduler = cluster.start_scheduler()
+    cluster.wait_until(lambda: cluster.job_of(scheduler) is not None, 30, "the scheduler's job")
+    private_redis.stop(kill=True)
+
+    [run] = cluster.trigger("waiting")
+    cluster.wait_until(lambda: cluster.tries_in(["queued"]) == 20, 60, "the tries to be queued")
+    cluster.wait_until(
+        lambda: "cannot send try" in scheduler.output(), 30, "a message to fail to be sent"
+    )
+    # The scheduler goes on with its passes: its heartbeat (every 1.5 s here) keeps coming
+    # while twenty messages wait to be sent, instead of stopping for each send that fails.
+    assert _heartbeats(cluster, scheduler, 2, within=6), cluster.tail()
+
+    private_redis.start()
+    cluster.start_worker("worker", [queue], concurrency=2)
+    cluster.wait_runs([run], timeout=90)
+
+    _assert_every_run_succeeded_once(cluster, "waiting", [run])
+    assert "the broker is back" in scheduler.output()
