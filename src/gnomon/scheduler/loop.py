@@ -263,9 +263,17 @@ class Scheduler:
         if monotonic >= self._adopt_after:
             changed += adoption.adopt(session, self.cache, timeout, now)
         changed += outcomes.reap_zombies(session, self.cache, timeout, now)
-        outcomes.reset_queued_too_long(
-            session, self.config.task_queued_timeout, now, keep=self.executor.running_try_ids()
+        queued_timeout = self.config.task_queued_timeout
+        taken_back = outcomes.reset_queued_too_long(
+            session, queued_timeout, now, keep=self.executor.running_try_ids()
         )
+        if taken_back:
+            log.warning(
+                "%d tries queued for longer than %gs (task_queued_timeout) and never started "
+                "(a message the broker lost?) are taken back and queued again",
+                taken_back,
+                queued_timeout,
+            )
         # Tries taken back schedule their instances again: say so if they are left behind.
         self._scheduled_more = True
         if changed:

@@ -52,6 +52,54 @@ def _heartbeats(cluster: Cluster, component: Component, count: int, within: floa
     return eventually(beats, within)
 
 
+def test_a_redis_restart_mid_run_loses_queued_messages_whose_tries_are_queued_again(
+    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
+) -> None:
+    # Redis here keeps nothing across a restart: the messages queued in it are lost, and
+    # only task_queued_timeout brings their tries back.
+    cluster = make_cluster(broker_url=private_redis.url, GNOMON_TASK_QUEUED_TIMEOUT="10")
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder,
+        "restarts",
+        tasks=8,
+        layers=2,
+        queues=[queue],
+        dsn=psycopg_dsn(db_url),
+        sleep=1.0,
+        # More than the workers run and prefetch (2 x 2 each): some tries wait in Redis.
+        max_active_tasks=12,
+    )
+    cluster.sync_dags()
+    components = [
+        cluster.start_api(),
+        scheduler := cluster.start_scheduler(),
+        *(workers := [cluster.start_worker(f"worker-{i}", [queue]) for i in (1, 2)]),
+    ]
+    runs = cluster.trigger("restarts", count=6)
+    cluster.wait_until(
+        lambda: cluster.tries_in(["running"]) >= 3 and private_redis.queued(queue) >= 1,
+        60,
+        "tries running, and messages waiting in Redis",
+    )
+
+    private_redis.stop(kill=True)
+    cluster.wait_until(
+        lambda: (
+            all("Cannot connect to redis" in w.output() for w in workers)
+            and "cannot send try" in scheduler.output()
+        ),
+        60,
+        "the workers and the scheduler to find the broker gone",
+    )
+    private_redis.start()
+    cluster.wait_runs(runs, timeout=150)
+
+    _assert_every_run_succeeded_once(cluster, "restarts", runs)
+    assert _all_alive(components), cluster.tail()
+    assert "queued for longer than" in scheduler.output(), "lost messages were queued again"
+
+
 def test_a_broker_that_is_down_holds_up_neither_the_scheduler_nor_its_tries(
     private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
 ) -> None:
