@@ -129,3 +129,56 @@ def test_a_broker_that_is_down_holds_up_neither_the_scheduler_nor_its_tries(
 
     _assert_every_run_succeeded_once(cluster, "waiting", [run])
     assert "the broker is back" in scheduler.output()
+
+
+def test_when_one_of_two_schedulers_is_killed_the_other_carries_on(
+    make_cluster: MakeCluster, db_url: str
+) -> None:
+    cluster = make_cluster("redis", GNOMON_TASK_HEARTBEAT_TIMEOUT="4")
+    queue = cluster.queue("default")
+    # Tasks longer than it takes to find the killed scheduler dead (4 to 6 s): its tries are
+    # still running then, and others still wait in the broker behind the workers' 4 slots.
+    write_wide_dag(
+        cluster.dags_folder, "carried", tasks=2, queues=[queue], dsn=psycopg_dsn(db_url), sleep=7
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    survivor = cluster.start_scheduler("scheduler-1")
+    victim = cluster.start_scheduler("scheduler-2")
+    workers = [cluster.start_worker(f"worker-{i}", [queue], concurrency=2) for i in (1, 2)]
+    cluster.wait_until(
+        lambda: None not in (cluster.job_of(survivor), cluster.job_of(victim)),
+        30,
+        "both schedulers to register",
+    )
+    victim_job = cluster.job_of(victim)
+    assert victim_job is not None
+    runs = cluster.trigger("carried", count=6)
+
+    def victim_holds(state: str) -> set[tuple[str, str, int]]:
+        return {
+            (t.run_id, t.task_id, t.try_number)
+            for t in cluster.tries_of("carried")
+            if t.job_id == victim_job.id and t.state == state
+        }
+
+    cluster.wait_until(
+        lambda: victim_holds("running") and victim_holds("queued"),
+        60,
+        "the scheduler to be killed to have tries running and queued",
+    )
+    running_at_the_kill = victim_holds("running")
+    cluster.kill9(victim)
+    cluster.wait_runs(runs, timeout=120)
+
+    _assert_every_run_succeeded_once(cluster, "carried", runs)
+    assert survivor.alive(), cluster.tail()
+    # The survivor declared the killed scheduler dead...
+    ended = cluster.job_of(victim)
+    assert ended is not None and ended.state == "failed"
+    assert "taking over its work" in survivor.output()
+    # ...left its running tries to their workers, where they ended as they were...
+    tries = {(t.run_id, t.task_id, t.try_number): t for t in cluster.tries_of("carried")}
+    assert {tries[key].state for key in running_at_the_kill} == {"success"}
+    # ...and took back its queued ones, whose messages were refused when they came.
+    assert any("not run: already started" in w.output() for w in workers)
