@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import redis
+from kombu.connection import Connection
 from psycopg import sql
 
 from support.cluster import broker_reachable
@@ -194,6 +195,12 @@ class PrivateRabbitMQ(_Server):
         if not self.running:
             return False
         return broker_reachable(self.url) is None
+
+    def queued(self, queue: str) -> int:
+        """Messages ready in ``queue`` (not those delivered and not yet acknowledged)."""
+        with Connection(self.url, connect_timeout=3) as connection:  # type: ignore[no-untyped-call]
+            declared = connection.default_channel.queue_declare(queue, passive=True)
+        return int(declared.message_count)
 
     def stop(self, *, kill: bool = False, timeout: float = 60) -> None:
         """``rabbitmqctl stop`` (the node closes its connections and keeps its queues), or

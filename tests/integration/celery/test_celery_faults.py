@@ -15,7 +15,7 @@ import pytest
 from support.cluster import Cluster, Component, MakeCluster
 from support.cluster_dags import psycopg_dsn, write_wide_dag
 from support.processes import eventually
-from support.services import PrivateRedis
+from support.services import PrivateRabbitMQ, PrivateRedis
 
 from gnomon.semantics.states import RunState
 
@@ -181,4 +181,55 @@ def test_when_one_of_two_schedulers_is_killed_the_other_carries_on(
     tries = {(t.run_id, t.task_id, t.try_number): t for t in cluster.tries_of("carried")}
     assert {tries[key].state for key in running_at_the_kill} == {"success"}
     # ...and took back its queued ones, whose messages were refused when they came.
+    assert any("not run: already started" in w.output() for w in workers)
+
+
+def test_a_rabbitmq_restart_mid_run_loses_no_message_and_runs_no_try_twice(
+    private_rabbitmq: PrivateRabbitMQ, make_cluster: MakeCluster, db_url: str
+) -> None:
+    # RabbitMQ keeps its durable queues and persistent messages across a restart, and gives
+    # back the unacknowledged ones (those of running tries) when their connection closes: no
+    # try needs task_queued_timeout (left at its 600 s), and none may run twice.
+    cluster = make_cluster(broker_url=private_rabbitmq.url)
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder,
+        "restarts",
+        tasks=8,
+        layers=2,
+        queues=[queue],
+        dsn=psycopg_dsn(db_url),
+        sleep=1.0,
+        max_active_tasks=12,
+    )
+    cluster.sync_dags()
+    components = [
+        cluster.start_api(),
+        scheduler := cluster.start_scheduler(),
+        *(workers := [cluster.start_worker(f"worker-{i}", [queue]) for i in (1, 2)]),
+    ]
+    runs = cluster.trigger("restarts", count=6)
+    cluster.wait_until(
+        lambda: cluster.tries_in(["running"]) >= 3 and private_rabbitmq.queued(queue) >= 1,
+        60,
+        "tries running, and messages waiting in RabbitMQ",
+    )
+
+    private_rabbitmq.stop()
+    cluster.wait_until(
+        lambda: (
+            all("Cannot connect to amqp" in w.output() for w in workers)
+            and "cannot send try" in scheduler.output()
+        ),
+        60,
+        "the workers and the scheduler to find the broker gone",
+    )
+    private_rabbitmq.start()
+    cluster.wait_runs(runs, timeout=150)
+
+    _assert_every_run_succeeded_once(cluster, "restarts", runs)
+    assert _all_alive(components), cluster.tail()
+    assert "the broker is back" in scheduler.output()
+    assert "queued for longer than" not in scheduler.output(), "no message was lost"
+    # The running tries' messages came back with the broker, and were refused.
     assert any("not run: already started" in w.output() for w in workers)
