@@ -351,3 +351,11 @@ def private_rabbitmq(tmp_path: Path) -> Iterator[PrivateRabbitMQ]:
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A Postgres cluster of this test's own (create databases with ``create_database``)."""
     yield from _serve(PrivatePostgres)
+
+
+@pytest.fixture
+def private_metadata_url(private_postgres: PrivatePostgres) -> str:
+    """A migrated metadata database on ``private_postgres``."""
+    url = private_postgres.create_database("gnomon")
+    _migrate(url)
+    return url

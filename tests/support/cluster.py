@@ -175,10 +175,10 @@ class Cluster:
 
     def start_api(self) -> Component:
         api = self._spawn("api", ["api", "--port", str(self.api_port)], self.control_env("api"))
-        self.wait_until(self._api_healthy, 30, "the API to answer /health")
+        self.wait_until(self.api_healthy, 30, "the API to answer /health")
         return api
 
-    def _api_healthy(self) -> bool:
+    def api_healthy(self) -> bool:
         import urllib.request
 
         try:

@@ -8,6 +8,7 @@ The brokers and Postgres that these tests restart are private servers of their o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -15,7 +16,7 @@ import pytest
 from support.cluster import Cluster, Component, MakeCluster
 from support.cluster_dags import psycopg_dsn, write_wide_dag
 from support.processes import eventually
-from support.services import PrivateRabbitMQ, PrivateRedis
+from support.services import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
 
 from gnomon.semantics.states import RunState
 
@@ -233,3 +234,68 @@ def test_a_rabbitmq_restart_mid_run_loses_no_message_and_runs_no_try_twice(
     assert "queued for longer than" not in scheduler.output(), "no message was lost"
     # The running tries' messages came back with the broker, and were refused.
     assert any("not run: already started" in w.output() for w in workers)
+
+
+def test_a_postgres_restart_mid_run_is_survived_by_every_component(
+    private_postgres: PrivatePostgres,
+    private_metadata_url: str,
+    make_cluster: MakeCluster,
+    db_url: str,
+) -> None:
+    # The metadata database is the private one; the tasks' side effects go to the test's
+    # database on the shared server, so the tasks themselves do not see the restart.
+    cluster = make_cluster("redis", metadata_url=private_metadata_url)
+    queue = cluster.queue("default")
+    # Tries that run through the outage, and two more waiting for a slot meanwhile.
+    write_wide_dag(
+        cluster.dags_folder, "restarts", tasks=2, queues=[queue], dsn=psycopg_dsn(db_url), sleep=10
+    )
+    cluster.sync_dags()
+    components = [
+        processor := cluster.start_dag_processor(),
+        cluster.start_api(),
+        # No fallback poll within the test: what wakes it comes through its LISTEN connection.
+        scheduler := cluster.start_scheduler(GNOMON_SCHEDULER_POLL_INTERVAL="600"),
+        *(workers := [cluster.start_worker(f"worker-{i}", [queue]) for i in (1, 2)]),
+    ]
+    runs = cluster.trigger("restarts", count=3)
+    cluster.wait_until(
+        lambda: cluster.tries_in(["running"]) == 4 and cluster.tries_in(["queued"]) == 2,
+        60,
+        "four tries running and two queued",
+    )
+
+    private_postgres.stop()
+    stopped = time.monotonic()
+    # Down for longer than the heartbeat timeout (6 s): the running tries' heartbeats are
+    # late through no fault of theirs.
+    cluster.wait_until(
+        lambda: (
+            "scheduler pass failed" in scheduler.output()
+            and "cannot record the heartbeat" in processor.output()
+            and any("heartbeat not delivered" in w.output() for w in workers)
+            and time.monotonic() - stopped > 8
+        ),
+        60,
+        "the scheduler, the DAG processor and a worker to lose the database for 8 s",
+    )
+    private_postgres.start()
+    cluster.wait_runs(runs, timeout=120)
+
+    _assert_every_run_succeeded_once(cluster, "restarts", runs)
+    assert _all_alive(components), cluster.tail()
+    # No try was given up for heartbeats the outage held back: one try per task.
+    assert {t.try_number for t in cluster.tries_of("restarts")} == {1}
+    # Each component still does its work: the API answers /health (it reads the database),
+    # the DAG processor stores a new DAG, and the scheduler, woken by the trigger's NOTIFY on
+    # the connection it opened again, runs it.
+    cluster.wait_until(cluster.api_healthy, 30, "the API to answer /health")
+    write_wide_dag(cluster.dags_folder, "after", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url))
+    cluster.wait_until(
+        lambda: cluster.sql("SELECT 1 FROM dags WHERE dag_id = 'after'"),
+        60,
+        "the DAG processor to store a new DAG",
+    )
+    after = cluster.trigger("after")
+    cluster.wait_runs(after, timeout=60)
+    _assert_every_run_succeeded_once(cluster, "after", after)
