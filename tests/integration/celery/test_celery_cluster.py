@@ -120,3 +120,42 @@ def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
     assert "zombie" in (tries[0].exit_reason or "")
     assert (tries[0].worker or "").startswith("worker-1")
     assert (tries[1].worker or "").startswith("worker-2")
+
+
+def test_a_worker_stopped_mid_task_ends_its_try_as_shut_down_and_it_runs_again_for_free(
+    make_cluster: MakeCluster, db_url: str
+) -> None:
+    cluster = make_cluster("redis", GNOMON_SHUTDOWN_GRACE="1")
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder,
+        "long",
+        tasks=1,
+        queues=[queue],
+        dsn=psycopg_dsn(db_url),
+        sleep=60,
+        retries=0,
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    stopping = cluster.start_worker("worker-1", [queue], concurrency=1)
+
+    [run] = cluster.trigger("long")
+    cluster.wait_until(lambda: cluster.tries_in(["running"]) == 1, 60, "the try to start")
+    # SIGTERM: the try gets the shutdown grace (1 s), then is killed and reported.
+    assert cluster.stop(stopping) == 0, stopping.output()
+
+    first = cluster.tries_of("long")[0]
+    assert (first.try_number, first.state, first.exit_reason) == (1, "failed", "shutdown")
+    assert "Traceback" not in stopping.output()
+    # Queued again although the task has no retries: a shutdown uses none.
+    cluster.wait_until(
+        lambda: (
+            [(t.try_number, t.state) for t in cluster.tries_of("long")]
+            == [(1, "failed"), (2, "queued")]
+        ),
+        30,
+        "the try to be queued again",
+    )
+    assert cluster.run_states([run]) == {run: RunState.RUNNING}
