@@ -135,6 +135,13 @@ class PrivateRedis(_Server):
         """Messages waiting in ``queue`` (kombu keeps a queue as a Redis list of its name)."""
         return int(self._client().llen(queue))
 
+    def sweep_unacked(self, visibility_timeout: float) -> None:
+        """Give back to their queues the messages taken longer than ``visibility_timeout``
+        ago and not acknowledged, as any consumer's periodic sweep does (kombu's)."""
+        options = {"visibility_timeout": visibility_timeout}
+        with Connection(self.url, transport_options=options) as connection:  # type: ignore[no-untyped-call]
+            connection.default_channel.qos.restore_visible(num=1000)
+
     def _client(self) -> redis.Redis:
         return redis.Redis(port=self.port, socket_connect_timeout=1)
 

@@ -37,8 +37,8 @@ from celery.exceptions import Reject
 
 # Imported in the main process, so every pool process (forked from it) finds them loaded.
 import gnomon.operators  # noqa: F401
-from gnomon.executors import remote
-from gnomon.executors.celery_app import RUN_TRY, make_app
+from gnomon.executors import redis_leases, remote
+from gnomon.executors.celery_app import RUN_TRY, is_redis, make_app
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class _PoolProcess:
 
 def build_app(config: WorkerConfig) -> Celery:
     app = make_app(config.broker_url, visibility_timeout=config.visibility_timeout)
+    if is_redis(config.broker_url):
+        app.steps["consumer"].add(redis_leases.RenewRunningMessages)
     state = _PoolProcess()
 
     def runner() -> remote.TryRunner:

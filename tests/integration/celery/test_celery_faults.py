@@ -299,3 +299,78 @@ def test_a_postgres_restart_mid_run_is_survived_by_every_component(
     after = cluster.trigger("after")
     cluster.wait_runs(after, timeout=60)
     _assert_every_run_succeeded_once(cluster, "after", after)
+
+
+VISIBILITY_TIMEOUT = 2.0
+
+
+def test_a_task_running_past_the_visibility_timeout_is_not_delivered_again(
+    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
+) -> None:
+    cluster = make_cluster(
+        broker_url=private_redis.url, GNOMON_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT)
+    )
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder, "long", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=10
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    # A free slot, where a second delivery would be taken at once.
+    worker = cluster.start_worker("worker", [queue], concurrency=2)
+
+    [run] = cluster.trigger("long")
+    cluster.wait_until(lambda: cluster.tries_in(["running"]) == 1, 60, "the try to start")
+
+    def swept_until_it_ended() -> bool:
+        # Sweeps like any consumer's, five times the visibility timeout past the start.
+        private_redis.sweep_unacked(VISIBILITY_TIMEOUT)
+        return cluster.run_states([run])[run] is not RunState.RUNNING
+
+    cluster.wait_until(swept_until_it_ended, 60, "the run to end, swept meanwhile")
+
+    _assert_every_run_succeeded_once(cluster, "long", [run])
+    assert [t.try_number for t in cluster.tries_of("long")] == [1]
+    assert "not run" not in worker.output(), "the running try's message was delivered again"
+    assert worker.output().count("received") == 1
+
+
+def test_the_message_of_a_worker_killed_mid_task_comes_back_and_is_refused(
+    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
+) -> None:
+    # Its lease is no longer renewed: past the visibility timeout, a sweep gives the message
+    # back and another worker takes it; the try, claimed by the dead worker, is not run again
+    # from it, but failed as a zombie and retried as a new try.
+    cluster = make_cluster(
+        broker_url=private_redis.url,
+        GNOMON_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+        GNOMON_TASK_HEARTBEAT_TIMEOUT="4",
+    )
+    queue = cluster.queue("default")
+    write_wide_dag(
+        cluster.dags_folder, "slow", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=3
+    )
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    doomed = cluster.start_worker("worker-1", [queue], concurrency=1)
+    [run] = cluster.trigger("slow")
+    cluster.wait_until(lambda: cluster.side_effects("slow"), 60, "the try to be under way")
+    cluster.kill9(doomed)
+    survivor = cluster.start_worker("worker-2", [queue], concurrency=2)
+
+    def swept_until_refused() -> bool:
+        private_redis.sweep_unacked(VISIBILITY_TIMEOUT)
+        return "try 1 not run: already started" in survivor.output()
+
+    cluster.wait_until(swept_until_refused, 60, "the first try's message to come back")
+    cluster.wait_runs([run], timeout=60)
+
+    assert cluster.run_states([run]) == {run: RunState.SUCCESS}, cluster.tail()
+    tries = cluster.tries_of("slow")
+    assert [(t.try_number, t.state) for t in tries] == [(1, "failed"), (2, "success")]
+    assert "zombie" in (tries[0].exit_reason or "")
+    # The first try ran once (on the killed worker), the second once: nothing ran twice.
+    assert sorted(n for *_, n in cluster.side_effects("slow")) == [1, 2]
+    assert cluster.tries_in(["queued", "running"]) == 0
