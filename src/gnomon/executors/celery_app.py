@@ -45,6 +45,9 @@ def make_app(broker_url: str, *, visibility_timeout: float = 600.0) -> Celery:
         options["visibility_timeout"] = visibility_timeout
     app.conf.update(
         broker_connection_retry_on_startup=True,
+        # A worker never gives up on a broker that is away (Celery's default stops it after
+        # 100 attempts, about 50 minutes); the scheduler's publisher retries on its own.
+        broker_connection_max_retries=None,
         broker_transport_options=options,
         task_serializer="json",
         accept_content=["json"],
