@@ -34,6 +34,7 @@ from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState
 from gnomon.store import db, models
 from support.cli import gnomon
+from support.cluster_dags import psycopg_dsn, write_wide_dag
 from support.processes import eventually, is_gone
 from support.standalone import free_port
 
@@ -161,6 +162,17 @@ class Cluster:
             "GNOMON_EXECUTOR": "celery",
             "GNOMON_BROKER_URL": self.broker_url,
         }
+
+    def write_dag(
+        self, dag_id: str, *, tasks: int, queues: list[str] | None = None, **options: Any
+    ) -> list[str]:
+        """A wide DAG (``cluster_dags.write_wide_dag``) whose tasks record their side effects
+        in the effects database, on ``queues`` (else this test's queue ``default``); the
+        queues."""
+        names = queues or [self.queue("default")]
+        dsn = psycopg_dsn(self.effects_url)
+        write_wide_dag(self.dags_folder, dag_id, tasks=tasks, queues=names, dsn=dsn, **options)
+        return names
 
     def sync_dags(self) -> None:
         result = gnomon(

@@ -3,11 +3,8 @@ workers with no database settings, on Redis and on RabbitMQ."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from support.cluster import Cluster, MakeCluster
-from support.cluster_dags import psycopg_dsn, write_wide_dag
 
 from gnomon.semantics.states import RunState
 
@@ -24,19 +21,11 @@ def _successful_tries(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_two_hundred_tasks_on_two_queues_run_on_the_workers_of_their_queue(
-    make_cluster: MakeCluster, db_url: str, tmp_path: Path, broker: str
+    make_cluster: MakeCluster, broker: str
 ) -> None:
     cluster = make_cluster(broker)
     extract, load = cluster.queue("extract"), cluster.queue("load")
-    write_wide_dag(
-        cluster.dags_folder,
-        "wide",
-        tasks=200,
-        layers=4,
-        queues=[extract, load],
-        dsn=psycopg_dsn(db_url),
-        max_active_tasks=200,
-    )
+    cluster.write_dag("wide", tasks=200, layers=4, queues=[extract, load], max_active_tasks=200)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
@@ -58,18 +47,10 @@ def test_two_hundred_tasks_on_two_queues_run_on_the_workers_of_their_queue(
 
 
 def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
-    make_cluster: MakeCluster, db_url: str
+    make_cluster: MakeCluster,
 ) -> None:
     cluster = make_cluster("redis")
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder,
-        "twenty",
-        tasks=20,
-        layers=4,
-        queues=[queue],
-        dsn=psycopg_dsn(db_url),
-    )
+    [queue] = cluster.write_dag("twenty", tasks=20, layers=4)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler("scheduler-1")
@@ -96,13 +77,10 @@ def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
 
 
 def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
-    make_cluster: MakeCluster, db_url: str
+    make_cluster: MakeCluster,
 ) -> None:
     cluster = make_cluster("redis", GNOMON_TASK_HEARTBEAT_TIMEOUT="4")
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder, "slow", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=3
-    )
+    [queue] = cluster.write_dag("slow", tasks=1, sleep=3)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
@@ -123,19 +101,10 @@ def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
 
 
 def test_a_worker_stopped_mid_task_ends_its_try_as_shut_down_and_it_runs_again_for_free(
-    make_cluster: MakeCluster, db_url: str
+    make_cluster: MakeCluster,
 ) -> None:
     cluster = make_cluster("redis", GNOMON_SHUTDOWN_GRACE="1")
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder,
-        "long",
-        tasks=1,
-        queues=[queue],
-        dsn=psycopg_dsn(db_url),
-        sleep=60,
-        retries=0,
-    )
+    [queue] = cluster.write_dag("long", tasks=1, sleep=60, retries=0)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()

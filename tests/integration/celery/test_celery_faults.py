@@ -14,7 +14,6 @@ from datetime import datetime
 
 import pytest
 from support.cluster import Cluster, Component, MakeCluster
-from support.cluster_dags import psycopg_dsn, write_wide_dag
 from support.processes import eventually
 from support.services import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
 
@@ -53,24 +52,19 @@ def _heartbeats(cluster: Cluster, component: Component, count: int, within: floa
     return eventually(beats, within)
 
 
-def test_a_redis_restart_mid_run_loses_queued_messages_whose_tries_are_queued_again(
-    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
-) -> None:
-    # Redis here keeps nothing across a restart: the messages queued in it are lost, and
-    # only task_queued_timeout brings their tries back.
-    cluster = make_cluster(broker_url=private_redis.url, GNOMON_TASK_QUEUED_TIMEOUT="10")
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder,
-        "restarts",
-        tasks=8,
-        layers=2,
-        queues=[queue],
-        dsn=psycopg_dsn(db_url),
-        sleep=1.0,
-        # More than the workers run and prefetch (2 x 2 each): some tries wait in Redis.
-        max_active_tasks=12,
-    )
+Broker = PrivateRedis | PrivateRabbitMQ
+
+
+def _through_a_broker_restart(
+    broker: Broker, make_cluster: MakeCluster, *, kill: bool, **env: str
+) -> tuple[Component, list[Component]]:
+    """Forty-eight tries of one second on two workers (2 slots each); the broker stopped
+    while tries run and others wait in it, started again once the workers and the scheduler
+    found it gone; every run succeeds once and every component is alive. The scheduler and
+    the workers."""
+    cluster = make_cluster(broker_url=broker.url, **env)
+    # More than the workers run and prefetch (2 + 2 each): some tries wait in the broker.
+    [queue] = cluster.write_dag("restarts", tasks=8, layers=2, sleep=1.0, max_active_tasks=12)
     cluster.sync_dags()
     components = [
         cluster.start_api(),
@@ -79,36 +73,57 @@ def test_a_redis_restart_mid_run_loses_queued_messages_whose_tries_are_queued_ag
     ]
     runs = cluster.trigger("restarts", count=6)
     cluster.wait_until(
-        lambda: cluster.tries_in(["running"]) >= 3 and private_redis.queued(queue) >= 1,
+        lambda: cluster.tries_in(["running"]) >= 3 and broker.queued(queue) >= 1,
         60,
-        "tries running, and messages waiting in Redis",
+        "tries running, and messages waiting in the broker",
     )
 
-    private_redis.stop(kill=True)
+    broker.stop(kill=kill)
     cluster.wait_until(
         lambda: (
-            all("Cannot connect to redis" in w.output() for w in workers)
+            all("Cannot connect to" in w.output() for w in workers)
             and "cannot send try" in scheduler.output()
         ),
         60,
         "the workers and the scheduler to find the broker gone",
     )
-    private_redis.start()
+    broker.start()
     cluster.wait_runs(runs, timeout=150)
 
     _assert_every_run_succeeded_once(cluster, "restarts", runs)
     assert _all_alive(components), cluster.tail()
+    assert "the broker is back" in scheduler.output()
+    return scheduler, workers
+
+
+def test_a_redis_restart_mid_run_loses_queued_messages_whose_tries_are_queued_again(
+    private_redis: PrivateRedis, make_cluster: MakeCluster
+) -> None:
+    # Killed, and keeping nothing across a restart: the messages queued in it are lost, and
+    # only task_queued_timeout brings their tries back.
+    scheduler, _ = _through_a_broker_restart(
+        private_redis, make_cluster, kill=True, GNOMON_TASK_QUEUED_TIMEOUT="10"
+    )
     assert "queued for longer than" in scheduler.output(), "lost messages were queued again"
 
 
+def test_a_rabbitmq_restart_mid_run_loses_no_message_and_runs_no_try_twice(
+    private_rabbitmq: PrivateRabbitMQ, make_cluster: MakeCluster
+) -> None:
+    # RabbitMQ keeps its durable queues and persistent messages across a restart, and gives
+    # back the unacknowledged ones (those of running tries) when their connection closes: no
+    # try needs task_queued_timeout (left at its 600 s), and none may run twice.
+    scheduler, workers = _through_a_broker_restart(private_rabbitmq, make_cluster, kill=False)
+    assert "queued for longer than" not in scheduler.output(), "no message was lost"
+    # The running tries' messages came back with the broker, and were refused.
+    assert any("not run: already started" in w.output() for w in workers)
+
+
 def test_a_broker_that_is_down_holds_up_neither_the_scheduler_nor_its_tries(
-    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
+    private_redis: PrivateRedis, make_cluster: MakeCluster
 ) -> None:
     cluster = make_cluster(broker_url=private_redis.url)
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder, "waiting", tasks=20, queues=[queue], dsn=psycopg_dsn(db_url)
-    )
+    [queue] = cluster.write_dag("waiting", tasks=20)
     cluster.sync_dags()
     cluster.start_api()
     scheduler = cluster.start_scheduler()
@@ -133,42 +148,42 @@ def test_a_broker_that_is_down_holds_up_neither_the_scheduler_nor_its_tries(
 
 
 def test_when_one_of_two_schedulers_is_killed_the_other_carries_on(
-    make_cluster: MakeCluster, db_url: str
+    make_cluster: MakeCluster,
 ) -> None:
     cluster = make_cluster("redis", GNOMON_TASK_HEARTBEAT_TIMEOUT="4")
-    queue = cluster.queue("default")
     # Tasks longer than it takes to find the killed scheduler dead (4 to 6 s): its tries are
     # still running then, and others still wait in the broker behind the workers' 4 slots.
-    write_wide_dag(
-        cluster.dags_folder, "carried", tasks=2, queues=[queue], dsn=psycopg_dsn(db_url), sleep=7
-    )
+    [queue] = cluster.write_dag("carried", tasks=2, sleep=9)
     cluster.sync_dags()
     cluster.start_api()
-    survivor = cluster.start_scheduler("scheduler-1")
-    victim = cluster.start_scheduler("scheduler-2")
+    schedulers = [cluster.start_scheduler(f"scheduler-{i}") for i in (1, 2)]
     workers = [cluster.start_worker(f"worker-{i}", [queue], concurrency=2) for i in (1, 2)]
     cluster.wait_until(
-        lambda: None not in (cluster.job_of(survivor), cluster.job_of(victim)),
-        30,
-        "both schedulers to register",
+        lambda: None not in [cluster.job_of(s) for s in schedulers], 30, "the schedulers' jobs"
     )
-    victim_job = cluster.job_of(victim)
-    assert victim_job is not None
+    jobs = {s.name: cluster.job_of(s) for s in schedulers}
     runs = cluster.trigger("carried", count=6)
 
-    def victim_holds(state: str) -> set[tuple[str, str, int]]:
+    def holds(scheduler: Component, state: str) -> set[tuple[str, str, int]]:
+        job = jobs[scheduler.name]
+        assert job is not None
         return {
             (t.run_id, t.task_id, t.try_number)
             for t in cluster.tries_of("carried")
-            if t.job_id == victim_job.id and t.state == state
+            if t.job_id == job.id and t.state == state
         }
 
+    def holding_both() -> Component | None:
+        """A scheduler with tries running and others queued (the one to kill)."""
+        return next((s for s in schedulers if holds(s, "running") and holds(s, "queued")), None)
+
     cluster.wait_until(
-        lambda: victim_holds("running") and victim_holds("queued"),
-        60,
-        "the scheduler to be killed to have tries running and queued",
+        lambda: holding_both() is not None, 60, "a scheduler with tries running and queued"
     )
-    running_at_the_kill = victim_holds("running")
+    victim = holding_both()
+    assert victim is not None
+    [survivor] = [s for s in schedulers if s is not victim]
+    running_at_the_kill = holds(victim, "running")
     cluster.kill9(victim)
     cluster.wait_runs(runs, timeout=120)
 
@@ -185,71 +200,16 @@ def test_when_one_of_two_schedulers_is_killed_the_other_carries_on(
     assert any("not run: already started" in w.output() for w in workers)
 
 
-def test_a_rabbitmq_restart_mid_run_loses_no_message_and_runs_no_try_twice(
-    private_rabbitmq: PrivateRabbitMQ, make_cluster: MakeCluster, db_url: str
-) -> None:
-    # RabbitMQ keeps its durable queues and persistent messages across a restart, and gives
-    # back the unacknowledged ones (those of running tries) when their connection closes: no
-    # try needs task_queued_timeout (left at its 600 s), and none may run twice.
-    cluster = make_cluster(broker_url=private_rabbitmq.url)
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder,
-        "restarts",
-        tasks=8,
-        layers=2,
-        queues=[queue],
-        dsn=psycopg_dsn(db_url),
-        sleep=1.0,
-        max_active_tasks=12,
-    )
-    cluster.sync_dags()
-    components = [
-        cluster.start_api(),
-        scheduler := cluster.start_scheduler(),
-        *(workers := [cluster.start_worker(f"worker-{i}", [queue]) for i in (1, 2)]),
-    ]
-    runs = cluster.trigger("restarts", count=6)
-    cluster.wait_until(
-        lambda: cluster.tries_in(["running"]) >= 3 and private_rabbitmq.queued(queue) >= 1,
-        60,
-        "tries running, and messages waiting in RabbitMQ",
-    )
-
-    private_rabbitmq.stop()
-    cluster.wait_until(
-        lambda: (
-            all("Cannot connect to amqp" in w.output() for w in workers)
-            and "cannot send try" in scheduler.output()
-        ),
-        60,
-        "the workers and the scheduler to find the broker gone",
-    )
-    private_rabbitmq.start()
-    cluster.wait_runs(runs, timeout=150)
-
-    _assert_every_run_succeeded_once(cluster, "restarts", runs)
-    assert _all_alive(components), cluster.tail()
-    assert "the broker is back" in scheduler.output()
-    assert "queued for longer than" not in scheduler.output(), "no message was lost"
-    # The running tries' messages came back with the broker, and were refused.
-    assert any("not run: already started" in w.output() for w in workers)
-
-
 def test_a_postgres_restart_mid_run_is_survived_by_every_component(
     private_postgres: PrivatePostgres,
     private_metadata_url: str,
     make_cluster: MakeCluster,
-    db_url: str,
 ) -> None:
     # The metadata database is the private one; the tasks' side effects go to the test's
     # database on the shared server, so the tasks themselves do not see the restart.
     cluster = make_cluster("redis", metadata_url=private_metadata_url)
-    queue = cluster.queue("default")
     # Tries that run through the outage, and two more waiting for a slot meanwhile.
-    write_wide_dag(
-        cluster.dags_folder, "restarts", tasks=2, queues=[queue], dsn=psycopg_dsn(db_url), sleep=10
-    )
+    [queue] = cluster.write_dag("restarts", tasks=2, sleep=10)
     cluster.sync_dags()
     components = [
         processor := cluster.start_dag_processor(),
@@ -290,7 +250,7 @@ def test_a_postgres_restart_mid_run_is_survived_by_every_component(
     # the DAG processor stores a new DAG, and the scheduler, woken by the trigger's NOTIFY on
     # the connection it opened again, runs it.
     cluster.wait_until(cluster.api_healthy, 30, "the API to answer /health")
-    write_wide_dag(cluster.dags_folder, "after", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url))
+    cluster.write_dag("after", tasks=1, queues=[queue])
     cluster.wait_until(
         lambda: cluster.sql("SELECT 1 FROM dags WHERE dag_id = 'after'"),
         60,
@@ -305,15 +265,12 @@ VISIBILITY_TIMEOUT = 2.0
 
 
 def test_a_task_running_past_the_visibility_timeout_is_not_delivered_again(
-    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
+    private_redis: PrivateRedis, make_cluster: MakeCluster
 ) -> None:
     cluster = make_cluster(
         broker_url=private_redis.url, GNOMON_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT)
     )
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder, "long", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=10
-    )
+    [queue] = cluster.write_dag("long", tasks=1, sleep=10)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
@@ -337,7 +294,7 @@ def test_a_task_running_past_the_visibility_timeout_is_not_delivered_again(
 
 
 def test_the_message_of_a_worker_killed_mid_task_comes_back_and_is_refused(
-    private_redis: PrivateRedis, make_cluster: MakeCluster, db_url: str
+    private_redis: PrivateRedis, make_cluster: MakeCluster
 ) -> None:
     # Its lease is no longer renewed: past the visibility timeout, a sweep gives the message
     # back and another worker takes it; the try, claimed by the dead worker, is not run again
@@ -347,10 +304,7 @@ def test_the_message_of_a_worker_killed_mid_task_comes_back_and_is_refused(
         GNOMON_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
         GNOMON_TASK_HEARTBEAT_TIMEOUT="4",
     )
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder, "slow", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=3
-    )
+    [queue] = cluster.write_dag("slow", tasks=1, sleep=3)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
