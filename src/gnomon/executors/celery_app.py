@@ -16,8 +16,8 @@ or a broker restarting safe:
   longer than its visibility timeout, long tasks' included; workers renew the messages of the
   tries they run (``executors.redis_leases``), so a long task's message stays with it.
 - **The database notices the rest**: a claimed try whose worker died stops heartbeating and is
-  failed as a zombie (and retried); a try whose message was lost (Redis keeps nothing across a
-  restart here) is taken back after ``task_queued_timeout`` and queued again.
+  failed as a zombie (and retried); a try whose message was lost (a Redis without persistence
+  restarted) is taken back after ``task_queued_timeout`` and queued again.
 """
 
 from __future__ import annotations
