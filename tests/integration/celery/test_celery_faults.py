@@ -220,9 +220,10 @@ def test_a_postgres_restart_mid_run_is_survived_by_every_component(
     ]
     runs = cluster.trigger("restarts", count=3)
     cluster.wait_until(
-        lambda: cluster.tries_in(["running"]) == 4 and cluster.tries_in(["queued"]) == 2,
+        # Under way (each records its side effect first), so each heartbeats through the outage.
+        lambda: len(cluster.side_effects("restarts")) == 4 and cluster.tries_in(["queued"]) == 2,
         60,
-        "four tries running and two queued",
+        "four tries under way and two queued",
     )
 
     private_postgres.stop()
