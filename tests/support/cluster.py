@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from gnomon.semantics.states import RunState
 from gnomon.store import db, models, tokens, users
 from gnomon.store.models import Role, TokenKind
 from support.cli import gnomon
+from support.cluster_dags import psycopg_dsn, write_wide_dag
 from support.processes import eventually, is_gone
 from support.standalone import free_port
 
@@ -51,6 +53,24 @@ def broker_reachable(url: str) -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+@dataclass(frozen=True)
+class TryRow:
+    run_id: str
+    task_id: str
+    try_number: int
+    state: str
+    exit_reason: str | None
+    worker: str | None
+    job_id: int | None
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    state: str
+    heartbeat_at: datetime
 
 
 class Component:
@@ -79,9 +99,13 @@ class Cluster:
         dags_folder: Path,
         *,
         env: Mapping[str, str] | None = None,
+        effects_url: str | None = None,
     ) -> None:
         self.root = root
         self.db_url = db_url
+        #: The database of the tasks' side effects (``cluster_dags``): the metadata one unless
+        #: the test restarts that.
+        self.effects_url = effects_url or db_url
         self.broker_url = broker_url
         self.dags_folder = dags_folder
         self.suffix = uuid.uuid4().hex[:8]
@@ -142,18 +166,34 @@ class Cluster:
             "GNOMON_BROKER_URL": self.broker_url,
         }
 
+    def write_dag(
+        self, dag_id: str, *, tasks: int, queues: list[str] | None = None, **options: Any
+    ) -> list[str]:
+        """A wide DAG (``cluster_dags.write_wide_dag``) whose tasks record their side effects
+        in the effects database, on ``queues`` (else this test's queue ``default``); the
+        queues."""
+        names = queues or [self.queue("default")]
+        dsn = psycopg_dsn(self.effects_url)
+        write_wide_dag(self.dags_folder, dag_id, tasks=tasks, queues=names, dsn=dsn, **options)
+        return names
+
     def sync_dags(self) -> None:
         result = gnomon(
             self.root / "processor", "dag-processor", "--once", env=self.control_env("processor")
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
+    def start_dag_processor(self, name: str = "dag-processor") -> Component:
+        """The DAG processor as a service (``sync_dags`` runs it once)."""
+        env = {"GNOMON_DAG_DIR_LIST_INTERVAL": "1", **self.control_env(name)}
+        return self._spawn(name, ["dag-processor"], env)
+
     def start_api(self) -> Component:
         api = self._spawn("api", ["api", "--port", str(self.api_port)], self.control_env("api"))
-        self.wait_until(self._api_healthy, 30, "the API to answer /health")
+        self.wait_until(self.api_healthy, 30, "the API to answer /health")
         return api
 
-    def _api_healthy(self) -> bool:
+    def api_healthy(self) -> bool:
         import urllib.request
 
         try:
@@ -266,6 +306,43 @@ class Cluster:
         with self.engine.begin() as connection:
             return list(connection.execute(text(statement), params).all())
 
+    def job_of(self, component: Component) -> JobRow | None:
+        """The newest job the component's process registered (schedulers, DAG processors)."""
+        rows = self.sql(
+            "SELECT id, state, heartbeat_at FROM jobs WHERE pid = :pid ORDER BY id DESC LIMIT 1",
+            pid=component.pid,
+        )
+        return JobRow(*rows[0]) if rows else None
+
+    def tries_of(self, dag_id: str) -> list[TryRow]:
+        """Every try of ``dag_id``'s runs, by run, task and try number."""
+        rows = self.sql(
+            """
+            SELECT ti.run_id, ti.task_id, tr.try_number, tr.state, tr.exit_reason, tr.worker,
+                   tr.job_id
+            FROM task_tries tr JOIN task_instances ti ON ti.id = tr.task_instance_id
+            WHERE ti.dag_id = :dag_id ORDER BY ti.run_id, ti.task_id, tr.try_number
+            """,
+            dag_id=dag_id,
+        )
+        return [TryRow(*row) for row in rows]
+
+    def side_effects(self, dag_id: str) -> list[tuple[str, str, int]]:
+        """(run id, task id, try number) of every side effect the DAG's tasks recorded."""
+        engine = db.make_engine(self.effects_url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT run_id, task_id, try_number FROM side_effects "
+                        "WHERE dag_id = :dag_id"
+                    ),
+                    {"dag_id": dag_id},
+                ).all()
+        finally:
+            engine.dispose()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     # -- waiting and stopping -----------------------------------------------------------------
     def wait_until(self, condition: Any, timeout: float, what: str) -> None:
         if not eventually(condition, timeout):
@@ -314,6 +391,8 @@ class Cluster:
 
     def _purge_queues(self) -> None:
         """Delete this test's queues from the broker."""
+        if broker_reachable(self.broker_url) is not None:
+            return  # a private broker the test stopped: it goes with the test
         if self.broker_url.startswith("redis"):
             client = redis.Redis.from_url(self.broker_url)
             for key in client.scan_iter(f"*{self.suffix}*"):

@@ -13,7 +13,6 @@ import contextlib
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from support.processes import eventually
+from support.standalone import free_ports
 
 #: weed mini's servers, each with an HTTP port and a gRPC port (left to default, the gRPC
 #: ports are the HTTP ones + 10000, which may collide with anything): all chosen free.
@@ -69,15 +69,6 @@ def weed_binary() -> str | None:
     return str(beside) if beside.exists() else shutil.which("weed")
 
 
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free now (all held at once, so none repeats)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-
-
 @contextlib.contextmanager
 def running_s3(binary: str, root: Path, startup: float = 60.0) -> Iterator[S3Server]:
     """Start ``weed mini`` under ``root``; stop it (by its pid) at the end."""
@@ -94,7 +85,7 @@ def running_s3(binary: str, root: Path, startup: float = 60.0) -> Iterator[S3Ser
         ]
     }
     (root / "s3.json").write_text(json.dumps(identities))
-    free = _free_ports(2 * len(_PORT_FLAGS))
+    free = free_ports(2 * len(_PORT_FLAGS))
     ports = dict(zip(_PORT_FLAGS, free, strict=False))
     grpc = free[len(_PORT_FLAGS) :]
     arguments = [

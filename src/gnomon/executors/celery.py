@@ -5,11 +5,20 @@ Nothing comes back through Celery: workers report starts, heartbeats and ends to
 execution API, which writes them to the database and wakes the schedulers. So this executor
 has no pipes to watch and no events to collect, and its tries outlive it: a scheduler that
 stops or dies leaves running tries to their workers.
+
+Messages are sent by a thread of their own (``Publisher``), so that a broker that is down or
+slow never holds up the scheduler's loop (its passes, its heartbeat: another scheduler would
+take a scheduler stuck in a publish for dead). Tries whose message is not sent yet stay
+``queued`` in the database; the publisher sends them once the broker is back, or, if the
+scheduler stops first, adoption or ``task_queued_timeout`` takes them back.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from gnomon.executors import tokens
@@ -18,8 +27,90 @@ from gnomon.executors.celery_app import RUN_TRY, make_app
 
 log = logging.getLogger(__name__)
 
-#: The most tries one scheduler pass sends to the broker.
+#: The most tries one scheduler pass sends to the broker, and the most waiting to be sent.
 PER_PASS = 512
+#: Seconds between attempts to reach a broker that is down: from the first, doubling.
+RETRY_FIRST = 0.5
+RETRY_MAX = 10.0
+
+
+class Publisher:
+    """Sends workloads in order from a thread, retrying each until the broker takes it or
+    ``stop`` is called. ``send`` is the one call that talks to the broker."""
+
+    def __init__(
+        self,
+        send: Callable[[Workload], None],
+        *,
+        retry_first: float = RETRY_FIRST,
+        retry_max: float = RETRY_MAX,
+    ) -> None:
+        self._send = send
+        self._retry_first = retry_first
+        self._retry_max = retry_max
+        self._waiting: queue.SimpleQueue[Workload | None] = queue.SimpleQueue()
+        self._unsent = 0  # put and not sent yet (read without the lock: a hint)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gnomon-publisher", daemon=True)
+
+    @property
+    def unsent(self) -> int:
+        return self._unsent
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, workload: Workload) -> None:
+        with self._lock:
+            self._unsent += 1
+        self._waiting.put(workload)
+
+    def stop(self, timeout: float) -> int:
+        """Stop after the message being sent; the number left unsent."""
+        self._stop.set()
+        self._waiting.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return self._unsent
+
+    def _run(self) -> None:
+        while (workload := self._waiting.get()) is not None:
+            if not self._deliver(workload):
+                return
+            with self._lock:
+                self._unsent -= 1
+
+    def _deliver(self, workload: Workload) -> bool:
+        """Send ``workload``, waiting out a broker that is down; False if stopped first."""
+        delay = self._retry_first
+        failed = False
+        while not self._stop.is_set():
+            try:
+                self._send(workload)
+            except Exception as exc:  # kombu's and the transport's errors alike
+                if not failed:
+                    log.error(
+                        "cannot send try %s (%s.%s) to the broker, retrying until it is back "
+                        "(%d tries waiting to be sent): %s",
+                        workload.try_id,
+                        workload.request.dag_id,
+                        workload.request.task_id,
+                        self._unsent,
+                        exc,
+                    )
+                failed = True
+                self._stop.wait(delay)
+                delay = min(delay * 2, self._retry_max)
+                continue
+            if failed:
+                log.info(
+                    "the broker is back: try %s sent (%d more waiting)",
+                    workload.try_id,
+                    self._unsent - 1,
+                )
+            return True
+        return False
 
 
 class CeleryExecutor:
@@ -40,35 +131,31 @@ class CeleryExecutor:
         self._start_token_lifetime = queued_timeout + 300.0
         self._visibility_timeout = visibility_timeout
         self._app: Any = None
+        self._publisher = Publisher(self._send)
         self._stopping = False
 
     def start(self) -> None:
         self._app = make_app(self._broker_url, visibility_timeout=self._visibility_timeout)
+        self._publisher.start()
 
     @property
     def open_slots(self) -> int:
-        """Tries handed to the broker per scheduler pass. How many run at once is up to the
+        """Tries handed to the broker per scheduler pass, less those still waiting to be sent
+        (a broker that is down stops the queueing). How many run at once is up to the
         workers' concurrency, pools and each DAG's max_active_tasks."""
-        return 0 if self._stopping else PER_PASS
+        return 0 if self._stopping else max(0, PER_PASS - self._publisher.unsent)
 
     def submit(self, workload: Workload) -> None:
+        self._publisher.put(workload)
+
+    def _send(self, workload: Workload) -> None:
+        # Issued at each attempt, so a message sent late still carries a fresh token.
         token = tokens.issue(self._token_key, workload.try_id, "start", self._start_token_lifetime)
-        try:
-            self._app.send_task(
-                RUN_TRY,
-                kwargs={"workload": workload.to_json(), "token": token},
-                queue=workload.queue,
-            )
-        except Exception as exc:
-            # The try stays queued in the database; task_queued_timeout takes it back.
-            log.error(
-                "could not send try %s (%s.%s) to the broker: %s; it is queued again after "
-                "the queued timeout",
-                workload.try_id,
-                workload.request.dag_id,
-                workload.request.task_id,
-                exc,
-            )
+        self._app.send_task(
+            RUN_TRY,
+            kwargs={"workload": workload.to_json(), "token": token},
+            queue=workload.queue,
+        )
 
     def fileno_list(self) -> list[int]:
         return []
@@ -85,6 +172,13 @@ class CeleryExecutor:
 
     def stop(self, grace: float) -> list[Event]:
         self._stopping = True
+        unsent = self._publisher.stop(timeout=max(grace, 1.0))
+        if unsent:
+            log.warning(
+                "stopping with %d tries not sent to the broker: they stay queued until another "
+                "scheduler takes them back",
+                unsent,
+            )
         if self._app is not None:
             self._app.close()
         return []

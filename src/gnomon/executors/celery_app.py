@@ -10,12 +10,14 @@ or a broker restarting safe:
   message unacknowledged, and the broker delivers it to another worker.
 - **Idempotent starts**: a worker's first act is to claim the try through the execution API
   (``queued -> running``, which one caller wins). A message delivered twice (a worker lost
-  after the claim, Redis' visibility timeout passing while a long try runs, a broker restart)
-  finds the try claimed and is dropped, so a try never runs twice and a long task is never run
-  again while it runs.
+  after the claim, a broker restart) finds the try claimed and is dropped, so a try never runs
+  twice.
+- **No redelivery of running tries on Redis**: Redis gives back messages unacknowledged for
+  longer than its visibility timeout, long tasks' included; workers renew the messages of the
+  tries they run (``executors.redis_leases``), so a long task's message stays with it.
 - **The database notices the rest**: a claimed try whose worker died stops heartbeating and is
-  failed as a zombie (and retried); a try whose message was lost (Redis keeps nothing across a
-  restart here) is taken back after ``task_queued_timeout`` and queued again.
+  failed as a zombie (and retried); a try whose message was lost (a Redis without persistence
+  restarted) is taken back after ``task_queued_timeout`` and queued again.
 """
 
 from __future__ import annotations
@@ -29,15 +31,23 @@ RUN_TRY = "gnomon.run_try"
 DEFAULT_QUEUE = "default"
 
 
+def is_redis(broker_url: str) -> bool:
+    return broker_url.startswith(("redis://", "rediss://", "redis+socket://"))
+
+
 def make_app(broker_url: str, *, visibility_timeout: float = 600.0) -> Celery:
     app = Celery("gnomon", broker=broker_url, set_as_current=False)
     options: dict[str, Any] = {}
-    if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
-        # Unacknowledged messages come back after this long; harmless (see above), so it may be
-        # short, which brings back the messages of a worker killed before it claimed them.
+    if is_redis(broker_url):
+        # Unacknowledged messages come back after this long, except those of running tries,
+        # which workers renew (executors.redis_leases). It may be short: it brings back the
+        # messages of a worker that died, and those prefetched by a busy one.
         options["visibility_timeout"] = visibility_timeout
     app.conf.update(
         broker_connection_retry_on_startup=True,
+        # A worker never gives up on a broker that is away (Celery's default stops it after
+        # 100 attempts, about 50 minutes); the scheduler's publisher retries on its own.
+        broker_connection_max_retries=None,
         broker_transport_options=options,
         task_serializer="json",
         accept_content=["json"],

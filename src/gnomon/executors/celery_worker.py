@@ -8,7 +8,7 @@ execution API. The worker never touches the database.
 Lifecycles:
 
 - **SIGTERM (or Ctrl-C) to the worker**: Celery stops taking messages (warm shutdown) and
-  waits for its pool; the pool processes are told (SIGUSR1) to give their running tries
+  waits for its pool; the pool processes are told (SIGUSR2) to give their running tries
   ``shutdown_grace`` seconds, then kill them and report them ended by a shutdown, which the
   scheduler retries without using up a retry.
 - **The worker killed with -9**: Linux kills its pool processes (Celery asks for a
@@ -37,13 +37,16 @@ from celery.exceptions import Reject
 
 # Imported in the main process, so every pool process (forked from it) finds them loaded.
 import gnomon.operators  # noqa: F401
-from gnomon.executors import remote
-from gnomon.executors.celery_app import RUN_TRY, make_app
+from gnomon.executors import redis_leases, remote
+from gnomon.executors.celery_app import RUN_TRY, is_redis, make_app
 
 log = logging.getLogger(__name__)
 
-#: Sent by the worker's main process to its pool processes when it shuts down.
-STOP_SIGNAL = signal.SIGUSR1
+#: Sent by the worker's main process to its pool processes when it shuts down. Not SIGUSR1:
+#: billiard installs its soft time limit handler for that one after ``worker_process_init``,
+#: which would raise ``SoftTimeLimitExceeded`` in the try's runner instead (the try killed
+#: unreported, a zombie that uses up a retry).
+STOP_SIGNAL = signal.SIGUSR2
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class _PoolProcess:
 
 def build_app(config: WorkerConfig) -> Celery:
     app = make_app(config.broker_url, visibility_timeout=config.visibility_timeout)
+    if is_redis(config.broker_url):
+        app.steps["consumer"].add(redis_leases.RenewRunningMessages)
     state = _PoolProcess()
 
     def runner() -> remote.TryRunner:
@@ -92,18 +97,14 @@ def build_app(config: WorkerConfig) -> Celery:
     def _pool_process_init(**kwargs: Any) -> None:
         # Celery has Linux SIGKILL this process when the worker's main process dies; its tries
         # die with it (the runner's supervisor asks for the same), so none runs unsupervised.
+        # SIGTERM is billiard's: it raises SystemExit, and the runner kills its try on the way
+        # out.
         state.runner = _make_runner(config)
-
-        def on_term(signum: int, frame: FrameType | None) -> None:
-            if state.runner is not None:
-                state.runner.supervisor.kill_all(signal.SIGKILL)
-            os._exit(1)
 
         def on_stop(signum: int, frame: FrameType | None) -> None:
             if state.runner is not None:
                 state.runner.request_stop(config.shutdown_grace)
 
-        signal.signal(signal.SIGTERM, on_term)
         signal.signal(STOP_SIGNAL, on_stop)
 
     @signals.worker_shutting_down.connect(weak=False)  # type: ignore[untyped-decorator]

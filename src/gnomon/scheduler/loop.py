@@ -103,9 +103,10 @@ class Scheduler:
         self._scheduled_more = False  # this pass made instances scheduled
         self._retry_at: float | None = None
         self._backoff = Backoff()
-        # Others are judged dead only after this scheduler could reach the database for a
-        # whole heartbeat timeout (after an outage, their heartbeats are late like its own).
-        self._adopt_after = 0.0
+        # Other schedulers and tries are judged by their heartbeats only once this scheduler
+        # could reach the database for a whole heartbeat timeout: after an outage, their
+        # heartbeats are late like its own (remote tries' went to an API that had no database).
+        self._judge_after = 0.0
         self.passes = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -154,7 +155,7 @@ class Scheduler:
                 except DatabaseUnavailable as exc:
                     log.warning("scheduler pass failed, retrying in 1s: %s", exc)
                     stop.wait(1.0)
-                    self._adopt_after = time.monotonic() + self.config.heartbeat_timeout
+                    self._judge_after = time.monotonic() + self.config.heartbeat_timeout
                     if self.notifications is not None:
                         self.notifications.ignored_pids.clear()
                     self._everything_may_have_changed()
@@ -260,12 +261,20 @@ class Scheduler:
         """Adopt dead schedulers' tries, fail zombies, take back tries queued too long."""
         timeout = self.config.heartbeat_timeout
         changed: list[int] = []
-        if monotonic >= self._adopt_after:
+        if monotonic >= self._judge_after:
             changed += adoption.adopt(session, self.cache, timeout, now)
-        changed += outcomes.reap_zombies(session, self.cache, timeout, now)
-        outcomes.reset_queued_too_long(
-            session, self.config.task_queued_timeout, now, keep=self.executor.running_try_ids()
+            changed += outcomes.reap_zombies(session, self.cache, timeout, now)
+        queued_timeout = self.config.task_queued_timeout
+        taken_back = outcomes.reset_queued_too_long(
+            session, queued_timeout, now, keep=self.executor.running_try_ids()
         )
+        if taken_back:
+            log.warning(
+                "%d tries queued for longer than %gs (task_queued_timeout) and never started "
+                "(a message the broker lost?) are taken back and queued again",
+                taken_back,
+                queued_timeout,
+            )
         # Tries taken back schedule their instances again: say so if they are left behind.
         self._scheduled_more = True
         if changed:

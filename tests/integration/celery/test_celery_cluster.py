@@ -3,52 +3,29 @@ workers with no database settings, on Redis and on RabbitMQ."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from support.cluster import Cluster, MakeCluster
-from support.cluster_dags import psycopg_dsn, write_wide_dag
 
 from gnomon.semantics.states import RunState
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"])]
 
 
-def _side_effects(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int]]:
-    rows = cluster.sql(
-        "SELECT run_id, task_id, try_number FROM side_effects WHERE dag_id = :dag_id",
-        dag_id=dag_id,
-    )
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
 def _successful_tries(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int, str]]:
-    rows = cluster.sql(
-        """
-        SELECT ti.run_id, ti.task_id, tr.try_number, tr.worker
-        FROM task_tries tr JOIN task_instances ti ON ti.id = tr.task_instance_id
-        WHERE ti.dag_id = :dag_id AND tr.state = 'success'
-        """,
-        dag_id=dag_id,
-    )
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [
+        (t.run_id, t.task_id, t.try_number, t.worker or "")
+        for t in cluster.tries_of(dag_id)
+        if t.state == "success"
+    ]
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_two_hundred_tasks_on_two_queues_run_on_the_workers_of_their_queue(
-    make_cluster: MakeCluster, db_url: str, tmp_path: Path, broker: str
+    make_cluster: MakeCluster, broker: str
 ) -> None:
     cluster = make_cluster(broker)
     extract, load = cluster.queue("extract"), cluster.queue("load")
-    write_wide_dag(
-        cluster.dags_folder,
-        "wide",
-        tasks=200,
-        layers=4,
-        queues=[extract, load],
-        dsn=psycopg_dsn(db_url),
-        max_active_tasks=200,
-    )
+    cluster.write_dag("wide", tasks=200, layers=4, queues=[extract, load], max_active_tasks=200)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
@@ -65,23 +42,15 @@ def test_two_hundred_tasks_on_two_queues_run_on_the_workers_of_their_queue(
     for _, task_id, _, worker in tries:
         expected = "worker-a" if int(task_id[1:]) % 2 == 0 else "worker-b"
         assert worker.startswith(expected), (task_id, worker)
-    effects = _side_effects(cluster, "wide")
+    effects = cluster.side_effects("wide")
     assert sorted(effects) == sorted((r, t, n) for r, t, n, _ in tries)
 
 
 def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
-    make_cluster: MakeCluster, db_url: str
+    make_cluster: MakeCluster,
 ) -> None:
     cluster = make_cluster("redis")
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder,
-        "twenty",
-        tasks=20,
-        layers=4,
-        queues=[queue],
-        dsn=psycopg_dsn(db_url),
-    )
+    [queue] = cluster.write_dag("twenty", tasks=20, layers=4)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler("scheduler-1")
@@ -95,7 +64,7 @@ def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
     assert set(states.values()) == {RunState.SUCCESS}, cluster.tail()
     tries = _successful_tries(cluster, "twenty")
     assert len(tries) == 50 * 20
-    effects = _side_effects(cluster, "twenty")
+    effects = cluster.side_effects("twenty")
     # One row per successful try, and no row without one: no try ran twice or unrecorded.
     assert sorted(effects) == sorted((r, t, n) for r, t, n, _ in tries)
     # Worker names are "<name>-<test suffix>/<pool process pid>".
@@ -107,27 +76,11 @@ def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
     assert len(jobs) == 2, "both schedulers queued tries"
 
 
-def _tries_of(cluster: Cluster, dag_id: str) -> list[tuple[str, int, str, str | None, str | None]]:
-    """(task id, try number, state, exit reason, worker) of every try of the DAG."""
-    rows = cluster.sql(
-        """
-        SELECT ti.task_id, tr.try_number, tr.state, tr.exit_reason, tr.worker
-        FROM task_tries tr JOIN task_instances ti ON ti.id = tr.task_instance_id
-        WHERE ti.dag_id = :dag_id ORDER BY ti.task_id, tr.try_number
-        """,
-        dag_id=dag_id,
-    )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-
 def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
-    make_cluster: MakeCluster, db_url: str
+    make_cluster: MakeCluster,
 ) -> None:
     cluster = make_cluster("redis", GNOMON_TASK_HEARTBEAT_TIMEOUT="4")
-    queue = cluster.queue("default")
-    write_wide_dag(
-        cluster.dags_folder, "slow", tasks=1, queues=[queue], dsn=psycopg_dsn(db_url), sleep=3
-    )
+    [queue] = cluster.write_dag("slow", tasks=1, sleep=3)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
@@ -140,8 +93,38 @@ def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
     states = cluster.wait_runs([run], timeout=120)
 
     assert states[run] is RunState.SUCCESS, cluster.tail()
-    tries = _tries_of(cluster, "slow")
-    assert [(t[1], t[2]) for t in tries] == [(1, "failed"), (2, "success")], tries
-    assert "zombie" in (tries[0][3] or "")
-    assert (tries[0][4] or "").startswith("worker-1")
-    assert (tries[1][4] or "").startswith("worker-2")
+    tries = cluster.tries_of("slow")
+    assert [(t.try_number, t.state) for t in tries] == [(1, "failed"), (2, "success")], tries
+    assert "zombie" in (tries[0].exit_reason or "")
+    assert (tries[0].worker or "").startswith("worker-1")
+    assert (tries[1].worker or "").startswith("worker-2")
+
+
+def test_a_worker_stopped_mid_task_ends_its_try_as_shut_down_and_it_runs_again_for_free(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = make_cluster("redis", GNOMON_SHUTDOWN_GRACE="1")
+    [queue] = cluster.write_dag("long", tasks=1, sleep=60, retries=0)
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    stopping = cluster.start_worker("worker-1", [queue], concurrency=1)
+
+    [run] = cluster.trigger("long")
+    cluster.wait_until(lambda: cluster.tries_in(["running"]) == 1, 60, "the try to start")
+    # SIGTERM: the try gets the shutdown grace (1 s), then is killed and reported.
+    assert cluster.stop(stopping) == 0, stopping.output()
+
+    first = cluster.tries_of("long")[0]
+    assert (first.try_number, first.state, first.exit_reason) == (1, "failed", "shutdown")
+    assert "Traceback" not in stopping.output()
+    # Queued again although the task has no retries: a shutdown uses none.
+    cluster.wait_until(
+        lambda: (
+            [(t.try_number, t.state) for t in cluster.tries_of("long")]
+            == [(1, "failed"), (2, "queued")]
+        ),
+        30,
+        "the try to be queued again",
+    )
+    assert cluster.run_states([run]) == {run: RunState.RUNNING}

@@ -5,15 +5,19 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 
+from conftest import MakeOrchestrator
 from scheduler_seeds import NOW, queue_all, schedule, wide_dag
 from sqlalchemy import select
 from support.orchestrator import Orchestrator
+from support.processes import eventually
+from support.remote import BrokerExecutor
 
 from gnomon.executors.base import TryStarted, Workload
 from gnomon.scheduler import adoption, outcomes
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import TaskState
 from gnomon.store import jobs, models
+from gnomon.store.exceptions import DatabaseUnavailable
 from gnomon.store.models import JobState, JobType
 
 TIMEOUT = 30.0
@@ -145,3 +149,33 @@ def test_tries_queued_longer_than_the_queued_timeout_are_taken_back_unless_kept(
     assert sorted(_instances(orchestrator).values()) == sorted(
         [(TaskState.SCHEDULED, 0), (TaskState.QUEUED, 1), (TaskState.QUEUED, 1)]
     )
+
+
+def test_after_a_database_outage_no_try_is_a_zombie_until_heartbeats_could_come_again(
+    make_orchestrator: MakeOrchestrator,
+) -> None:
+    # A remote try's heartbeats went nowhere while the database was away, like the
+    # scheduler's own passes: judging them at once would fail tries that run fine.
+    orchestrator = make_orchestrator(executor=BrokerExecutor(b"k" * 32), heartbeat_timeout=4)
+    wide_dag(orchestrator, width=1)
+    schedule(orchestrator.sessions)
+    [running] = queue_all(orchestrator, _job(orchestrator, silent_for=0, tries_outlive=True))
+    with orchestrator.sessions.begin() as session:
+        event = TryStarted(running.try_id, 4242, socket.gethostname(), "w", NOW)
+        assert outcomes.started(session, event, NOW - timedelta(hours=1), VersionCache())
+    scheduler = orchestrator.scheduler
+    real_pass = scheduler.run_pass
+    outage = iter([DatabaseUnavailable(orchestrator.db_url, "server closed the connection", "")])
+
+    def run_pass() -> None:
+        for error in outage:  # the first pass finds the database gone
+            raise error
+        real_pass()
+
+    scheduler.run_pass = run_pass  # type: ignore[method-assign]
+    orchestrator.start()
+
+    assert eventually(lambda: scheduler.passes >= 2, 10)  # one pass done since it came back
+    assert _try_states(orchestrator) == {running.try_id: TaskState.RUNNING}
+    # A heartbeat timeout after the database came back, a try still silent is a zombie.
+    assert eventually(lambda: _try_states(orchestrator)[running.try_id] is TaskState.FAILED, 15)

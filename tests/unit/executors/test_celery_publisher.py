@@ -1,0 +1,90 @@
+"""The Celery executor's publisher: the scheduler hands it workloads without waiting, and it
+sends them in order, waiting out a broker that is down."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from support.processes import eventually
+
+from gnomon.executors.base import Workload
+from gnomon.executors.celery import Publisher
+from gnomon.runtime.protocol import TryRequest
+
+
+def _workload(try_id: int) -> Workload:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return Workload(
+        try_id=try_id,
+        run_pk=1,
+        request=TryRequest("dag", f"t{try_id}", -1, 1, "r", now, now, now),
+        dag_version_id=1,
+        version_hash="0" * 64,
+        fileloc="dag.py",
+        dags_folder="/dags",
+        log_path="/logs/try.log",
+        timeout=None,
+    )
+
+
+class Broker:
+    """Records what it was sent; down (raising) while ``down`` is set."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.attempts = 0
+        self.down = threading.Event()
+
+    def send(self, workload: Workload) -> None:
+        self.attempts += 1
+        if self.down.is_set():
+            raise ConnectionRefusedError("the broker is down")
+        self.sent.append(workload.try_id)
+
+
+def test_workloads_are_sent_in_the_order_they_were_put() -> None:
+    broker = Broker()
+    publisher = Publisher(broker.send)
+    publisher.start()
+    for try_id in (1, 2, 3):
+        publisher.put(_workload(try_id))
+
+    assert eventually(lambda: broker.sent == [1, 2, 3])
+    assert publisher.unsent == 0
+    assert publisher.stop(timeout=5) == 0
+
+
+def test_a_broker_that_is_down_holds_up_neither_the_caller_nor_the_order() -> None:
+    broker = Broker()
+    broker.down.set()
+    publisher = Publisher(broker.send, retry_first=0.01, retry_max=0.05)
+    publisher.start()
+    started = time.monotonic()
+    for try_id in (1, 2, 3):
+        publisher.put(_workload(try_id))
+    assert time.monotonic() - started < 0.5  # put never waits for the broker
+    assert eventually(lambda: broker.attempts >= 3)
+    assert (broker.sent, publisher.unsent) == ([], 3)
+
+    broker.down.clear()
+
+    assert eventually(lambda: broker.sent == [1, 2, 3], 5)
+    assert publisher.unsent == 0
+    publisher.stop(timeout=5)
+
+
+def test_stopping_while_the_broker_is_down_reports_what_was_not_sent() -> None:
+    broker = Broker()
+    broker.down.set()
+    publisher = Publisher(broker.send, retry_first=30, retry_max=30)
+    publisher.start()
+    for try_id in (1, 2):
+        publisher.put(_workload(try_id))
+    assert eventually(lambda: broker.attempts == 1)
+
+    started = time.monotonic()
+    assert publisher.stop(timeout=5) == 2
+    assert time.monotonic() - started < 2  # not the 30 s retry wait
+    assert broker.sent == []
