@@ -22,7 +22,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gnomon.exceptions import GnomonError
-from gnomon.store import db
 
 ENV_PREFIX = "GNOMON_"
 CONFIG_FILE_NAME = "gnomon.toml"
@@ -274,6 +273,9 @@ class Settings(BaseSettings):
 
     def database_url(self) -> str:
         """The metadata database's URL: ``db_url``, else ``$GNOMON_HOME/gnomon.db``."""
+        # Imported here: a worker reads its settings without the database's modules.
+        from gnomon.store import db
+
         return self.db_url or db.default_sqlite_url(self.home)
 
     def logs_folder(self) -> Path:
