@@ -43,10 +43,12 @@ def _run(cluster: Any, dag_id: str, timeout: float = 600) -> list[TryRecord]:
 def _cpu(cluster: Any) -> dict[str, float]:
     """CPU seconds so far of the API, the schedulers, the workers (pool processes and tries
     included) and the Postgres backends serving the cluster's database."""
+    from support.processes import children_of  # on sys.path once measure() has run
+
     parts: dict[str, float] = {"api": 0.0, "schedulers": 0.0, "workers": 0.0}
     for component in cluster.components:
         part = next(p for p in parts if component.name.startswith(p.rstrip("s")))
-        parts[part] += cpu.tree_seconds(component.pid)
+        parts[part] += cpu.tree_seconds(component.pid, children_of)
     backends = cluster.sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
     parts["database_server"] = cpu.processes_seconds([int(pid) for (pid,) in backends])
     return parts

@@ -9,6 +9,7 @@ try it forks, so their time shows as the worker's children's time).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +52,7 @@ def snapshot(
         if fields is not None:
             workers += _seconds(fields, 14, 2)  # utime, stime
             tries += _seconds(fields, 16, 2)  # cutime, cstime
-    database = 0.0
-    for pid in database_pids:
-        fields = _stat_fields(Path(f"/proc/{pid}/stat"))
-        if fields is not None:
-            database += _seconds(fields, 14, 2)
+    database = processes_seconds(database_pids)
     return Snapshot(_seconds(thread, 14, 2), _seconds(own, 14, 2), workers, tries, database)
 
 
@@ -84,19 +81,10 @@ def rss_mb(pid: int) -> float | None:
     return round(int(fields[24 - 3]) * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(entry / "stat")
-            if fields is not None and int(fields[4 - 3]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def tree_seconds(pid: int) -> float:
-    """CPU seconds of a process, its live descendants, and every child they reaped (a
-    Celery worker's pool processes and the tries they forked)."""
+def tree_seconds(pid: int, children: Callable[[int], list[int]]) -> float:
+    """CPU seconds of a process, its live descendants (``children(pid)``: a process's child
+    pids), and every child they reaped (a Celery worker's pool processes and the tries they
+    forked)."""
     total, pending = 0.0, [pid]
     while pending:
         current = pending.pop()
@@ -104,7 +92,7 @@ def tree_seconds(pid: int) -> float:
         if fields is None:
             continue
         total += _seconds(fields, 14, 4)  # utime, stime, cutime, cstime
-        pending.extend(_children(current))
+        pending.extend(children(current))
     return total
 
 
