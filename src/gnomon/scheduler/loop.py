@@ -276,7 +276,7 @@ class Scheduler:
                 queued_timeout,
             )
         # Tries taken back schedule their instances again: say so if they are left behind.
-        self._scheduled_more = True
+        self._scheduled_more = self._scheduled_more or taken_back > 0
         if changed:
             self._dirty.update(changed)
             self._retries_changed = True  # a failed try may retry
