@@ -94,7 +94,7 @@ class PhaseTimer:
         self.wrap(task_instances, "due_retries", "pass: due_retries")
         self.wrap(advance, "advance", "pass: advance (plan a run)")
         self.wrap(queueing.Queuer, "queue", "pass: queue")
-        self.wrap(tries, "add", "pass: queue: tries.add")
+        self.wrap(tries, "add_many", "pass: queue: tries.add_many")
         self.wrap(tries, "heartbeat", "pass: heartbeats")
         self._listen(engine, sessions)
 

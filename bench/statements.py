@@ -82,15 +82,7 @@ def measure(session: Session, run_pk: int, repeat: int) -> dict[str, float]:
         return task_instances.scheduled(session, limit=2)
 
     def add_try(ti_id: int) -> object:
-        return tries.add(
-            session,
-            ti_id=ti_id,
-            try_number=1,
-            job_id=None,
-            queue="default",
-            log_location="x",
-            now=now,
-        )
+        return tries.add_many(session, [tries.NewTry(ti_id, 1, None, "default", "x")], now)
 
     def run_get(ti_id: int) -> object:
         session.expunge_all()
@@ -107,7 +99,7 @@ def measure(session: Session, run_pk: int, repeat: int) -> dict[str, float]:
     results["task_instances.by_ids of one row (ORM rows -> TI)"] = _mean_ms(orm_get, ids)
     results["Core SELECT of one row by id"] = _mean_ms(core_get, ids)
     results["runs.get_by_pk"] = _mean_ms(run_get, ids)
-    results["tries.add (ORM add + flush)"] = _mean_ms(add_try, ids)
+    results["tries.add_many of one try (Core INSERT ... RETURNING)"] = _mean_ms(add_try, ids)
     return results
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gnomon.executors.base import Workload
@@ -56,9 +55,10 @@ class _Limits:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.capacity = {p.name: p.slots for p in pools.list_all(session)}
-        self.used = pools.used_slots(session)
-        self.per_dag = task_instances.occupying_per_dag(session)
-        self.dag_limits: dict[str, int] = {}
+        held = task_instances.occupancy(session)
+        self.used = held.pool_slots
+        self.per_dag = held.per_dag
+        self.dag_limits = held.dag_limits
 
     def fits(self, ti: task_instances.TI) -> bool:
         limit = self.capacity[ti.pool]
@@ -79,13 +79,6 @@ class _Limits:
 
     def full_dags(self) -> set[str]:
         """DAGs at their ``max_active_tasks``: their instances need not be read."""
-        if self.per_dag:
-            rows = self.session.execute(
-                select(models.Dag.dag_id, models.Dag.max_active_tasks).where(
-                    models.Dag.dag_id.in_(sorted(self.per_dag))
-                )
-            )
-            self.dag_limits.update({dag_id: limit for dag_id, limit in rows})
         return {d for d, n in self.per_dag.items() if n >= self.dag_limits.get(d, n + 1)}
 
     def room(self, open_slots: int) -> int:
@@ -147,7 +140,7 @@ class Queuer:
         # stay counted until the next pass: fewer queued, never more).
         moved = transitions.queue_instances(session, [ti.id for ti in chosen], queued_at=now)
         run_cache: dict[int, runs.Run] = {}
-        workloads: list[Workload] = []
+        planned: list[tuple[task_instances.TI, runs.Run, int, Path]] = []
         for ti in chosen:
             if ti.id not in moved:
                 continue
@@ -156,7 +149,28 @@ class Queuer:
                 found = runs.get_by_pk(session, ti.dag_run_id)
                 assert found is not None
                 run = run_cache[ti.dag_run_id] = found
-            workloads.append(self._workload(session, cache, ti, run, moved[ti.id], now))
+            try_number = moved[ti.id]
+            planned.append(
+                (ti, run, try_number, try_log_path(run.dag_id, run.run_id, ti.key, try_number))
+            )
+        try_ids = tries.add_many(
+            session,
+            [
+                tries.NewTry(
+                    ti.id,
+                    try_number,
+                    self.context.job_id,
+                    ti.queue,
+                    str(self.context.logs_folder / relpath),
+                )
+                for ti, run, try_number, relpath in planned
+            ],
+            now,
+        )
+        workloads = [
+            self._workload(session, cache, try_id, ti, run, try_number, relpath)
+            for try_id, (ti, run, try_number, relpath) in zip(try_ids, planned, strict=True)
+        ]
         return Queued(workloads, left_behind=left_behind)
 
     def _warn_missing_pool(self, ti: task_instances.TI) -> None:
@@ -176,24 +190,14 @@ class Queuer:
         self,
         session: Session,
         cache: VersionCache,
+        try_id: int,
         ti: task_instances.TI,
         run: runs.Run,
         try_number: int,
-        now: datetime,
+        log_relpath: Path,
     ) -> Workload:
         version = cache.get(session, run.dag_version_id)
         task = version.dag.tasks[ti.task_id]
-        log_relpath = try_log_path(run.dag_id, run.run_id, ti.key, try_number)
-        log_path = self.context.logs_folder / log_relpath
-        try_id = tries.add(
-            session,
-            ti_id=ti.id,
-            try_number=try_number,
-            job_id=self.context.job_id,
-            queue=ti.queue,
-            log_location=str(log_path),
-            now=now,
-        )
         return Workload(
             try_id=try_id,
             run_pk=run.id,
@@ -202,7 +206,7 @@ class Queuer:
             version_hash=version.version_hash,
             fileloc=version.fileloc,
             dags_folder=str(self.context.dags_folder),
-            log_path=str(log_path),
+            log_path=str(self.context.logs_folder / log_relpath),
             timeout=task.execution_timeout.total_seconds() if task.execution_timeout else None,
             queue=ti.queue,
             log_relpath=str(log_relpath),

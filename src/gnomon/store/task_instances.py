@@ -196,14 +196,37 @@ def collapse(
     insert_rows(session, run_pk, dag_id, run_id, dag, [TIKey(task_id)])
 
 
-def occupying_per_dag(session: Session) -> dict[str, int]:
-    """Queued and running instances per DAG (for ``max_active_tasks``)."""
+@dataclass(frozen=True, slots=True)
+class Occupancy:
+    """What queued and running instances hold, for the queueing limits."""
+
+    #: Pool name -> slots held.
+    pool_slots: dict[str, int]
+    #: DAG id -> instances (for ``max_active_tasks``).
+    per_dag: dict[str, int]
+    #: DAG id -> its ``max_active_tasks``, for the DAGs in ``per_dag`` that still exist.
+    dag_limits: dict[str, int]
+
+
+def occupancy(session: Session) -> Occupancy:
+    """Slots per pool and instances per DAG held by queued and running instances, with those
+    DAGs' ``max_active_tasks``, in one query (run by every queueing pass)."""
+    ti = models.TaskInstance
     rows = session.execute(
-        select(models.TaskInstance.dag_id, func.count())
-        .where(models.TaskInstance.state.in_(HOLDS_SLOT))
-        .group_by(models.TaskInstance.dag_id)
+        select(
+            ti.pool, ti.dag_id, func.sum(ti.pool_slots), func.count(), models.Dag.max_active_tasks
+        )
+        .outerjoin(models.Dag, models.Dag.dag_id == ti.dag_id)
+        .where(ti.state.in_(HOLDS_SLOT))
+        .group_by(ti.pool, ti.dag_id, models.Dag.max_active_tasks)
     ).all()
-    return {dag_id: count for dag_id, count in rows}
+    found = Occupancy({}, {}, {})
+    for pool, dag_id, slots, count, limit in rows:
+        found.pool_slots[pool] = found.pool_slots.get(pool, 0) + int(slots)
+        found.per_dag[dag_id] = found.per_dag.get(dag_id, 0) + int(count)
+        if limit is not None:
+            found.dag_limits[dag_id] = limit
+    return found
 
 
 def scheduled(

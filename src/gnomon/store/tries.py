@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import HOLDS_SLOT, TaskState
@@ -104,6 +104,42 @@ def add(
     session.add(row)
     session.flush()
     return row.id
+
+
+@dataclass(frozen=True, slots=True)
+class NewTry:
+    """A try to insert (``queued``), with ``add_many``."""
+
+    ti_id: int
+    try_number: int
+    job_id: int | None
+    queue: str
+    log_location: str
+
+
+def add_many(session: Session, new: Sequence[NewTry], now: datetime) -> list[int]:
+    """Insert ``new`` tries, queued, in one statement per chunk; their ids, in order.
+
+    Core rows, not ORM objects: queueing a pass's tries is on the scheduler's hot path, and
+    nothing in the pass reads them back as objects."""
+    table = cast(Table, models.TaskTry.__table__)
+    ids: list[int] = []
+    for chunk in sql.chunks(new):
+        rows = [
+            {
+                "task_instance_id": t.ti_id,
+                "try_number": t.try_number,
+                "state": TaskState.QUEUED,
+                "job_id": t.job_id,
+                "queue": t.queue,
+                "log_location": t.log_location,
+                "heartbeat_at": now,
+            }
+            for t in chunk
+        ]
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids.extend(session.execute(stmt, rows).scalars())
+    return ids
 
 
 def get(session: Session, try_id: int) -> Try | None:
