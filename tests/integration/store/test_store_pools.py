@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from store_seeds import seed_run
 
 from gnomon.semantics.states import TaskState
-from gnomon.store import exceptions, models, pools
+from gnomon.store import exceptions, models, pools, task_instances
 
 
 def test_a_pool_is_created_then_replaced(session: Session) -> None:
@@ -77,3 +77,24 @@ def test_open_slots_are_the_slots_left_and_none_for_an_unlimited_pool(session: S
     usage = {u.pool.name: (u.used_slots, u.open_slots) for u in pools.list_with_usage(session)}
 
     assert usage == {"default_pool": (0, 128), "full": (2, 0), "unlimited": (1, None)}
+
+
+def test_occupancy_counts_slots_per_pool_and_instances_per_dag_with_their_limits(
+    session: Session,
+) -> None:
+    etl = seed_run(session, TaskState.QUEUED, TaskState.RUNNING, TaskState.SCHEDULED)
+    seed_run(session, TaskState.RUNNING, TaskState.SUCCESS, dag_id="report")
+    session.execute(
+        update(models.TaskInstance)
+        .where(models.TaskInstance.id == etl.ti_ids[0])
+        .values(pool="warehouse", pool_slots=3)
+    )
+    session.execute(
+        update(models.Dag).where(models.Dag.dag_id == "report").values(max_active_tasks=2)
+    )
+
+    held = task_instances.occupancy(session)
+
+    assert held.pool_slots == {"warehouse": 3, "default_pool": 2}
+    assert held.per_dag == {"etl": 2, "report": 1}
+    assert held.dag_limits == {"etl": 16, "report": 2}
