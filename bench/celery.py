@@ -42,7 +42,7 @@ def _run(cluster: Any, dag_id: str, timeout: float = 600) -> list[TryRecord]:
 
 def _cpu(cluster: Any) -> dict[str, float]:
     """CPU seconds so far of the API, the schedulers, the workers (pool processes and tries
-    included) and the Postgres backends serving the cluster's database."""
+    included), the Postgres backends serving the cluster's database and the Redis server."""
     from support.processes import children_of  # on sys.path once measure() has run
 
     parts: dict[str, float] = {"api": 0.0, "schedulers": 0.0, "workers": 0.0}
@@ -51,7 +51,20 @@ def _cpu(cluster: Any) -> dict[str, float]:
         parts[part] += cpu.tree_seconds(component.pid, children_of)
     backends = cluster.sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
     parts["database_server"] = cpu.processes_seconds([int(pid) for (pid,) in backends])
+    parts["broker_server"] = _redis_seconds(cluster.broker_url)
     return parts
+
+
+def _redis_seconds(url: str) -> float:
+    """CPU seconds the Redis server has used (all its clients: only this cluster here)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        found = client.info("cpu")
+    finally:
+        client.close()
+    return float(found["used_cpu_sys"]) + float(found["used_cpu_user"])
 
 
 def measure(

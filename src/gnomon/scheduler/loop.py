@@ -55,6 +55,12 @@ class SchedulerConfig:
     #: Seconds a try may stay queued, never started, before it is taken back and its
     #: instance queued again (a message its executor lost).
     task_queued_timeout: float = 600.0
+    #: With a broker between scheduler and workers (tries outlive the scheduler): while at
+    #: least ``backlog_threshold`` tries wait in it to be started, passes run at most every
+    #: ``backlog_pass_interval`` seconds, each handling what ended meanwhile. What a pass
+    #: queues then waits behind that backlog anyway, and the workers have plenty to take.
+    backlog_threshold: int = 64
+    backlog_pass_interval: float = 0.05
 
     @property
     def heartbeat_interval(self) -> float:
@@ -108,6 +114,9 @@ class Scheduler:
         # heartbeats are late like its own (remote tries' went to an API that had no database).
         self._judge_after = 0.0
         self.passes = 0
+        # When the last pass began, and whether the broker's backlog spaces the passes out.
+        self._pass_began = 0.0
+        self._throttled = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -192,6 +201,7 @@ class Scheduler:
             # next pass that has work, at the latest with the next heartbeat.
             return
         self.passes += 1
+        self._pass_began = monotonic
         self._scheduled_more = False
         with metrics.SCHEDULER_LOOP_SECONDS.time(), self.sessions.begin() as session:
             self._apply(session, events, now)
@@ -230,6 +240,10 @@ class Scheduler:
                 self._retries_changed = False
                 self._next_retry = task_instances.next_retry_at(session)
         self._pending = []
+        self._throttled = (
+            self.executor.tries_outlive_scheduler
+            and queued.backlog >= self.config.backlog_threshold
+        )
         self._contended = self._contended or queued.contended
         if self._contended or self._held_creation or self._held_start:
             self._retry_at = time.monotonic() + self._backoff.next()
@@ -346,6 +360,10 @@ class Scheduler:
 
     # -- waiting -----------------------------------------------------------------------------
     def _wait(self, stop: threading.Event) -> None:
+        spacing = self._pass_began + self.config.backlog_pass_interval - time.monotonic()
+        if self._throttled and spacing > 0:
+            # Wake-ups meanwhile wait in their connection's buffer, read below.
+            stop.wait(spacing)
         busy = self._dirty or self._sweep or self._create_runs or self._start_runs
         monotonic = time.monotonic()
         # Busy: no wait, but still read the wake-ups, so that a long busy spell sees them.

@@ -47,6 +47,8 @@ class Queued:
     #: A run with an instance that fits every limit but this executor's slots: another
     #: scheduler with room should be told to take it.
     left_behind: int | None = None
+    #: Instances queued and not started yet, this step's included (0 if not counted).
+    backlog: int = 0
 
 
 class _Limits:
@@ -59,6 +61,7 @@ class _Limits:
         self.used = held.pool_slots
         self.per_dag = held.per_dag
         self.dag_limits = held.dag_limits
+        self.queued = held.queued
 
     def fits(self, ti: task_instances.TI) -> bool:
         limit = self.capacity[ti.pool]
@@ -114,7 +117,7 @@ class Queuer:
         # all on every pass was most of the pass).
         room = limits.room(open_slots)
         if room <= 0:
-            return Queued()
+            return Queued(backlog=limits.queued)
         candidates = task_instances.scheduled(
             session,
             limit=room * 2 + 8,
@@ -122,7 +125,7 @@ class Queuer:
             skip_dags=limits.full_dags(),
         )
         if not candidates:
-            return Queued()
+            return Queued(backlog=limits.queued)
         chosen: list[task_instances.TI] = []
         left_behind: int | None = None
         for ti in candidates:
@@ -171,7 +174,7 @@ class Queuer:
             self._workload(session, cache, try_id, ti, run, try_number, relpath)
             for try_id, (ti, run, try_number, relpath) in zip(try_ids, planned, strict=True)
         ]
-        return Queued(workloads, left_behind=left_behind)
+        return Queued(workloads, left_behind=left_behind, backlog=limits.queued + len(workloads))
 
     def _warn_missing_pool(self, ti: task_instances.TI) -> None:
         if ti.pool in self._warned:

@@ -206,27 +206,40 @@ class Occupancy:
     per_dag: dict[str, int]
     #: DAG id -> its ``max_active_tasks``, for the DAGs in ``per_dag`` that still exist.
     dag_limits: dict[str, int]
+    #: Instances queued and not started yet (a broker's backlog, with a remote executor).
+    queued: int = 0
 
 
 def occupancy(session: Session) -> Occupancy:
     """Slots per pool and instances per DAG held by queued and running instances, with those
-    DAGs' ``max_active_tasks``, in one query (run by every queueing pass)."""
+    DAGs' ``max_active_tasks``, and how many are queued, in one query (run by every queueing
+    pass)."""
     ti = models.TaskInstance
     rows = session.execute(
         select(
-            ti.pool, ti.dag_id, func.sum(ti.pool_slots), func.count(), models.Dag.max_active_tasks
+            ti.pool,
+            ti.dag_id,
+            ti.state,
+            func.sum(ti.pool_slots),
+            func.count(),
+            models.Dag.max_active_tasks,
         )
         .outerjoin(models.Dag, models.Dag.dag_id == ti.dag_id)
         .where(ti.state.in_(HOLDS_SLOT))
-        .group_by(ti.pool, ti.dag_id, models.Dag.max_active_tasks)
+        .group_by(ti.pool, ti.dag_id, ti.state, models.Dag.max_active_tasks)
     ).all()
-    found = Occupancy({}, {}, {})
-    for pool, dag_id, slots, count, limit in rows:
-        found.pool_slots[pool] = found.pool_slots.get(pool, 0) + int(slots)
-        found.per_dag[dag_id] = found.per_dag.get(dag_id, 0) + int(count)
+    pool_slots: dict[str, int] = {}
+    per_dag: dict[str, int] = {}
+    dag_limits: dict[str, int] = {}
+    queued = 0
+    for pool, dag_id, state, slots, count, limit in rows:
+        pool_slots[pool] = pool_slots.get(pool, 0) + int(slots)
+        per_dag[dag_id] = per_dag.get(dag_id, 0) + int(count)
         if limit is not None:
-            found.dag_limits[dag_id] = limit
-    return found
+            dag_limits[dag_id] = limit
+        if state is TaskState.QUEUED:
+            queued += int(count)
+    return Occupancy(pool_slots, per_dag, dag_limits, queued)
 
 
 def scheduled(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from datetime import timedelta
 
 import pytest
+from conftest import MakeOrchestrator
 from scheduler_seeds import NOW, queuer, schedule, wide_dag
-from sqlalchemy import select
+from sqlalchemy import func, select
 from support.orchestrator import Orchestrator
+from support.remote import BrokerExecutor
 
 from gnomon.scheduler import advance, creation
 from gnomon.scheduler.versions import VersionCache
@@ -74,3 +78,56 @@ def test_many_instances_that_cannot_fit_do_not_keep_another_dags_instance_waitin
             )
         ).all()
     assert sorted(dag_id for dag_id, _ in rows) == ["lone", "wide"]
+
+
+class _RecordingStop(threading.Event):
+    """A stop event that records the waits asked of it instead of waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return False
+
+
+@pytest.mark.parametrize(
+    ("remote", "threshold", "spaced"),
+    [(True, 3, True), (True, 6, False), (False, 3, False)],
+    ids=["broker-backlog", "broker-below-threshold", "local-executor"],
+)
+def test_a_brokers_backlog_spaces_out_the_passes(
+    make_orchestrator: MakeOrchestrator,
+    broker: BrokerExecutor,
+    remote: bool,
+    threshold: int,
+    spaced: bool,
+) -> None:
+    orchestrator = make_orchestrator(**({"executor": broker} if remote else {}))
+    scheduler = orchestrator.scheduler
+    scheduler.config = dataclasses.replace(
+        orchestrator.config, backlog_threshold=threshold, backlog_pass_interval=30.0
+    )
+    wide_dag(orchestrator, width=5)
+    schedule(orchestrator.sessions)
+    scheduler.start()
+    try:
+        scheduler.run_pass()  # queues the 5 instances: 5 tries wait to be started
+        stop = _RecordingStop()
+        scheduler._wait(stop)
+    finally:
+        scheduler.shutdown()
+
+    with orchestrator.sessions() as session:
+        queued = session.scalar(
+            select(func.count()).where(models.TaskInstance.state == TaskState.QUEUED)
+        )
+    if remote:
+        assert queued == 5
+    waited = [t for t in stop.waits if t is not None and t > 1.0]
+    if spaced:
+        # The next pass waits out the interval from the start of this one.
+        assert len(waited) == 1 and 29.0 < waited[0] <= 30.0
+    else:
+        assert waited == []

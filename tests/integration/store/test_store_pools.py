@@ -79,7 +79,7 @@ def test_open_slots_are_the_slots_left_and_none_for_an_unlimited_pool(session: S
     assert usage == {"default_pool": (0, 128), "full": (2, 0), "unlimited": (1, None)}
 
 
-def test_occupancy_counts_slots_per_pool_and_instances_per_dag_with_their_limits(
+def test_occupancy_counts_slots_per_pool_instances_per_dag_and_those_queued(
     session: Session,
 ) -> None:
     etl = seed_run(session, TaskState.QUEUED, TaskState.RUNNING, TaskState.SCHEDULED)
@@ -98,3 +98,4 @@ def test_occupancy_counts_slots_per_pool_and_instances_per_dag_with_their_limits
     assert held.pool_slots == {"warehouse": 3, "default_pool": 2}
     assert held.per_dag == {"etl": 2, "report": 1}
     assert held.dag_limits == {"etl": 16, "report": 2}
+    assert held.queued == 1
