@@ -1,4 +1,4 @@
-"""The worker's side of the execution API: one method per endpoint, over HTTP (urllib3).
+"""The worker's side of the execution API: one method per endpoint, over HTTP/1.1.
 
 Remote workers hold no database credentials (architecture rule 6): this is how they claim,
 load, heartbeat, read XComs for and report a try. Two kinds of trouble are kept apart:
@@ -9,8 +9,9 @@ load, heartbeat, read XComs for and report a try. Two kinds of trouble are kept 
   restarts): retried with capped exponential backoff for a bounded time, then ``Unreachable``.
   An end report is retried for minutes, so restarting Postgres or the API loses none.
 
-Connections are pooled (keep-alive) per process: the pool is made on first use and made
-again after a fork, since a connection opened in the parent must never be used by a child.
+Each process keeps one keep-alive connection (``http_connection``): made on first use and
+made again after a fork, since a connection opened in the parent must never be used by a
+child.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-import urllib3
-
+from gnomon.executors.http_connection import Connection, NoAnswer
 from gnomon.runtime.protocol import TryOutcome, TryRequest
 from gnomon.semantics.states import TaskState
 
@@ -115,8 +115,8 @@ class ExecutionClient:
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._pool: urllib3.PoolManager | None = None
-        self._pool_pid = 0
+        self._path = urlsplit(self.base_url).path
+        self._connection: Connection | None = None
 
     # -- the endpoints -----------------------------------------------------------------------
     def start(
@@ -203,44 +203,45 @@ class ExecutionClient:
         retry_for: float,
     ) -> bytes:
         url = self.base_url + path
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        payload = None
+        connection = self._connections()
+        head = (
+            f"{method} {self._path}{path} HTTP/1.1\r\nHost: {connection.host}\r\n"
+            f"Authorization: Bearer {token}\r\nAccept: application/json\r\n"
+        )
+        payload = b""
         if body is not None:
-            headers["Content-Type"] = "application/json"
             payload = json.dumps(body).encode()
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        request = (head + "\r\n").encode() + payload
         deadline = time.monotonic() + retry_for
         delay = _FIRST_DELAY
         while True:
             try:
-                response = self._connections().request(
-                    method, url, body=payload, headers=headers, preload_content=True
-                )
-            except urllib3.exceptions.HTTPError as exc:
+                status, data = self._connections().exchange(request)
+            except (OSError, NoAnswer) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
-                if response.status < 400:
-                    return response.data
-                detail = _detail(response.data)
-                if response.status < 500:
-                    raise Refused(response.status, detail)
-                problem = f"HTTP {response.status}: {detail}"
+                if status < 400:
+                    return data
+                detail = _detail(data)
+                if status < 500:
+                    raise Refused(status, detail)
+                problem = f"HTTP {status}: {detail}"
             if time.monotonic() + delay > deadline:
                 raise Unreachable(f"{method} {url}: no answer for {retry_for:g}s, last: {problem}")
             time.sleep(delay)
             delay = min(delay * 2, _MAX_DELAY)
 
-    def _connections(self) -> urllib3.PoolManager:
-        if self._pool is None or self._pool_pid != os.getpid():
-            # After a fork the parent's connections stay the parent's: a new pool, and the
-            # inherited one is dropped without closing (closing could disturb the parent).
-            self._pool = urllib3.PoolManager(
-                num_pools=2,
-                maxsize=2,
-                retries=False,
-                timeout=urllib3.Timeout(connect=min(self.timeout, 10.0), read=self.timeout),
-            )
-            self._pool_pid = os.getpid()
-        return self._pool
+    def _connections(self) -> Connection:
+        connection = self._connection
+        if connection is None or connection.pid != os.getpid():
+            # After a fork the parent's connection stays the parent's: a new one, and the
+            # child closes only its copy of the inherited one.
+            if connection is not None:
+                connection.close()
+            connection = Connection(self.base_url, min(self.timeout, 10.0), self.timeout)
+            self._connection = connection
+        return connection
 
 
 def _detail(data: bytes) -> str:

@@ -37,6 +37,8 @@ class PythonOperator(BaseOperator):
                 f"callable, got {python_callable!r}"
             )
         self.python_callable = python_callable
+        if python_callable is not MAPPED:
+            callables.prepare(python_callable)
         self.op_args: Any = list(op_args or []) if op_args is not MAPPED else MAPPED
         self.op_kwargs: Any = dict(op_kwargs or {}) if op_kwargs is not MAPPED else MAPPED
         self.templates_dict = templates_dict

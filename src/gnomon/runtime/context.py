@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -35,7 +35,7 @@ class TaskInstanceHandle:
         self,
         request: TryRequest,
         xcoms: XComSource,
-        mapped_tasks: Iterable[str],
+        mapped_tasks: Container[str],
         max_xcom_bytes: int,
     ) -> None:
         self.dag_id = request.dag_id
@@ -45,7 +45,8 @@ class TaskInstanceHandle:
         self.try_number = request.try_number
         self.max_tries = request.max_tries
         self._xcoms = xcoms
-        self._mapped = frozenset(mapped_tasks)
+        #: Which task ids are mapped (asked only for the tasks pulled from).
+        self._mapped = mapped_tasks
         self._max_bytes = max_xcom_bytes
         #: Values pushed by this try, sent back with its outcome.
         self.pushed: dict[str, Any] = {}

@@ -11,16 +11,30 @@ import contextlib
 import ctypes
 import os
 import signal
+from collections.abc import Callable
 
 #: Set by a parent to its pid: the child (``gnomon`` command) calls ``die_with_parent``.
 ENV = "GNOMON_DIE_WITH_PARENT"
 _PR_SET_PDEATHSIG = 1
 
 
+def _find_prctl() -> Callable[..., int] | None:
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+    return prctl
+
+
+#: Looked up once, at import: a warm process forks a try per task, each calling it.
+_prctl = _find_prctl()
+
+
 def die_with_parent(parent_pid: int, sig: signal.Signals = signal.SIGTERM) -> None:
     """Get ``sig`` when ``parent_pid`` (this process' parent) dies; exit now if it has."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+    if _prctl is not None:
+        with contextlib.suppress(OSError):
+            _prctl(_PR_SET_PDEATHSIG, sig)
     if os.getppid() != parent_pid:
         os._exit(1)
 

@@ -78,13 +78,30 @@ def concrete_operator(
     return task.unmap(mapping.values_at(inputs, request.map_index), request.map_index)
 
 
+class _MappedTasks:
+    """The DAG's mapped task ids, as a container asked one id at a time (a try pulls from a
+    few tasks; listing every task of the DAG would cost each try O(DAG size))."""
+
+    def __init__(self, dag: DAG) -> None:
+        self._tasks = dag.task_dict
+
+    def __contains__(self, task_id: object) -> bool:
+        return isinstance(task_id, str) and isinstance(self._tasks.get(task_id), MappedOperator)
+
+
 def _lengths(pushed: Mapping[str, Any]) -> dict[str, int | None]:
     return {k: len(v) if isinstance(v, list | dict) else None for k, v in pushed.items()}
 
 
+def _downstream(dag: DAG) -> dict[str, tuple[str, ...]]:
+    return {tid: tuple(t.downstream_task_ids) for tid, t in dag.task_dict.items()}
+
+
 def _skips(dag: DAG, operator: Any, result: Any) -> tuple[str, ...]:
-    downstream = {tid: tuple(t.downstream_task_ids) for tid, t in dag.task_dict.items()}
+    # The whole DAG's edges only for the operators that skip: every try pays for what it
+    # builds here, in its own fresh process.
     if isinstance(operator, BranchMixin):
+        downstream = _downstream(dag)
         groups = {gid: [t.task_id for t in g.roots] for gid, g in dag.task_groups.items()}
         follow = operator.branch_choice(result) or []
         return tuple(sorted(branching.branch_skips(downstream, groups, operator.task_id, follow)))
@@ -93,7 +110,7 @@ def _skips(dag: DAG, operator: Any, result: Any) -> tuple[str, ...]:
         return tuple(
             sorted(
                 branching.short_circuit_skips(
-                    downstream,
+                    _downstream(dag),
                     operator.task_id,
                     all_downstream=operator.ignore_downstream_trigger_rules,
                 )
@@ -119,8 +136,7 @@ def execute_try(
     """Run one try of ``request`` to its end and describe how it ended."""
     task = dag.get_task(request.task_id)
     prototype = task.prototype if isinstance(task, MappedOperator) else task
-    mapped = [tid for tid, t in dag.task_dict.items() if isinstance(t, MappedOperator)]
-    ti = runtime_context.TaskInstanceHandle(request, xcoms, mapped, max_xcom_bytes)
+    ti = runtime_context.TaskInstanceHandle(request, xcoms, _MappedTasks(dag), max_xcom_bytes)
     context: dict[str, Any] = runtime_context.build_context(dag, prototype, request, ti)
     label = f"{request.task_id}" + (f"[{request.map_index}]" if request.map_index >= 0 else "")
     print(f"Running {request.dag_id}.{label}, try {request.try_number} of {request.max_tries}")

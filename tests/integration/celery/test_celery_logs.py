@@ -81,3 +81,21 @@ def test_a_workers_log_is_read_live_then_from_s3_after_upload(
     assert "waiting for the gate" in whole["content"]
     assert "through the gate" in whole["content"]
     assert whole["complete"] is True
+
+
+def test_a_worker_logs_each_message_it_receives_but_not_each_tasks_success(
+    make_cluster: MakeCluster,
+) -> None:
+    # The try's log and the database say how each try ended; Celery's line per success was
+    # CPU spent per try for nothing.
+    cluster = make_cluster("redis")
+    [queue] = cluster.write_dag("two", tasks=2)
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    worker = cluster.start_worker("worker", [queue], concurrency=1)
+    [pk] = cluster.trigger("two")
+    assert cluster.wait_runs([pk], timeout=120)[pk] is RunState.SUCCESS, cluster.tail()
+
+    assert worker.output().count("received") == 2
+    assert "succeeded in" not in worker.output()
