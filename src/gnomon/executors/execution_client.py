@@ -203,21 +203,18 @@ class ExecutionClient:
         retry_for: float,
     ) -> bytes:
         url = self.base_url + path
-        connection = self._connections()
-        head = (
-            f"{method} {self._path}{path} HTTP/1.1\r\nHost: {connection.host}\r\n"
-            f"Authorization: Bearer {token}\r\nAccept: application/json\r\n"
-        )
-        payload = b""
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        payload = None
         if body is not None:
+            headers["Content-Type"] = "application/json"
             payload = json.dumps(body).encode()
-            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        request = (head + "\r\n").encode() + payload
         deadline = time.monotonic() + retry_for
         delay = _FIRST_DELAY
         while True:
             try:
-                status, data = self._connections().exchange(request)
+                status, data = self._connections().request(
+                    method, self._path + path, headers, payload
+                )
             except (OSError, NoAnswer) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
