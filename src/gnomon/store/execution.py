@@ -8,14 +8,15 @@ no state rule depends on (the heartbeat, the log's location).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import TaskState
-from gnomon.store import models, runs, task_instances, tries
+from gnomon.store import models, runs, sql, task_instances, tries
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,24 +36,37 @@ class Owner:
     dag_version_id: int
 
 
+_TRY_IN_RUN_COLUMNS = (
+    sql.columns_for(models.TaskTry, tries.Try),
+    sql.columns_for(models.TaskInstance, task_instances.TI),
+    sql.columns_for(models.DagRun, runs.Run),
+)
+#: Core, built once: the ORM would load and track three objects per start, and build and
+#: hash the statement each time, for values that are copied into frozen ones at once.
+_TRY_IN_RUN = (
+    select(*itertools.chain.from_iterable(_TRY_IN_RUN_COLUMNS))
+    .join_from(
+        models.TaskTry.__table__,
+        models.TaskInstance.__table__,
+        models.TaskInstance.id == models.TaskTry.task_instance_id,
+    )
+    .join(models.DagRun.__table__, models.DagRun.id == models.TaskInstance.dag_run_id)
+    .where(models.TaskTry.id == bindparam("try_id"))
+)
+
+
 def try_in_run(session: Session, try_id: int) -> TryInRun | None:
     """The try, its instance and its run, in one query; None if the try does not exist.
-
-    The rows stay in the session, so ``scheduler.outcomes`` reading the try again afterwards
-    costs no second query."""
-    row = session.execute(
-        select(models.TaskTry, models.TaskInstance, models.DagRun)
-        .join(models.TaskInstance, models.TaskInstance.id == models.TaskTry.task_instance_id)
-        .join(models.DagRun, models.DagRun.id == models.TaskInstance.dag_run_id)
-        .where(models.TaskTry.id == try_id)
-    ).first()
+    Pass it on to ``scheduler.outcomes.started`` (``known``), which then reads none again."""
+    row = session.execute(_TRY_IN_RUN, {"try_id": try_id}).first()
     if row is None:
         return None
-    attempt, instance, run = row
+    first = len(_TRY_IN_RUN_COLUMNS[0])
+    second = first + len(_TRY_IN_RUN_COLUMNS[1])
     return TryInRun(
-        tries.Try.from_row(attempt),
-        task_instances.TI.from_row(instance),
-        runs.Run.from_row(run),
+        tries.Try(*row[:first]),
+        task_instances.TI(*row[first:second]),
+        runs.Run(*row[second:]),
     )
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import HOLDS_SLOT, TaskState
-from gnomon.store import models, sql
+from gnomon.store import models, sql, task_instances
 from gnomon.store.models import JobState
 
 
@@ -109,6 +109,31 @@ def add(
 def get(session: Session, try_id: int) -> Try | None:
     row = session.get(models.TaskTry, try_id)
     return None if row is None else Try.from_row(row)
+
+
+_WITH_INSTANCE_COLUMNS = (
+    sql.columns_for(models.TaskTry, Try),
+    sql.columns_for(models.TaskInstance, task_instances.TI),
+)
+#: Core, built once: this read starts every end of a try (the scheduler's and the API's).
+_WITH_INSTANCE = (
+    select(*_WITH_INSTANCE_COLUMNS[0], *_WITH_INSTANCE_COLUMNS[1])
+    .join_from(
+        models.TaskTry.__table__,
+        models.TaskInstance.__table__,
+        models.TaskInstance.id == models.TaskTry.task_instance_id,
+    )
+    .where(models.TaskTry.id == bindparam("try_id"))
+)
+
+
+def with_instance(session: Session, try_id: int) -> tuple[Try, task_instances.TI] | None:
+    """The try and its task instance, in one query; None if the try does not exist."""
+    row = session.execute(_WITH_INSTANCE, {"try_id": try_id}).first()
+    if row is None:
+        return None
+    split = len(_WITH_INSTANCE_COLUMNS[0])
+    return Try(*row[:split]), task_instances.TI(*row[split:])
 
 
 def of_instances(session: Session, ti_ids: Collection[int]) -> dict[int, list[Try]]:

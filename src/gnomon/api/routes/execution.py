@@ -188,7 +188,7 @@ def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) ->
                 body.started_at or now,
                 log_location=body.log_location,
             )
-            if not outcomes.started(session, event, now, state.versions):
+            if not outcomes.started(session, event, now, state.versions, known=found):
                 was = "started by another worker" if attempt.state is TaskState.QUEUED else None
                 raise errors.Conflict(
                     f"try {try_id} is not queued ({was or attempt.state.value}): it was started "
@@ -293,13 +293,13 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> Respo
         try_id, outcome, body.pid, body.started_at, body.ended_at, log_location=body.log_location
     )
     with cfg.write() as session:
-        attempt = tries.get(session, try_id)
-        if attempt is None:
+        found = tries.with_instance(session, try_id)
+        if found is None:
             raise _not_found(try_id)
         run_pk = None
-        ended_before = attempt.state not in HOLDS_SLOT
+        ended_before = found[0].state not in HOLDS_SLOT
         if not ended_before:
-            run_pk = outcomes.ended(session, state.versions, event)
+            run_pk = outcomes.ended(session, state.versions, event, known=found)
             ended_before = run_pk is None and not _recorded(session, try_id, event)
         if ended_before and body.log_location:
             # A try that ended elsewhere (``outcomes.ended`` recorded nothing): this is still
