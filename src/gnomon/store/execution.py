@@ -11,8 +11,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import TaskState
@@ -41,17 +42,17 @@ _TRY_IN_RUN_COLUMNS = (
     sql.columns_for(models.TaskInstance, task_instances.TI),
     sql.columns_for(models.DagRun, runs.Run),
 )
-#: Core, built once: the ORM would load and track three objects per start, and build and
-#: hash the statement each time, for values that are copied into frozen ones at once.
+_TRIES = cast(Table, models.TaskTry.__table__)
+_INSTANCES = cast(Table, models.TaskInstance.__table__)
+_RUNS = cast(Table, models.DagRun.__table__)
+#: Core (table columns: ORM attributes would route it through the ORM's execution path),
+#: built once: the ORM would load and track three objects per start, and build and hash the
+#: statement each time, for values that are copied into frozen ones at once.
 _TRY_IN_RUN = (
     select(*itertools.chain.from_iterable(_TRY_IN_RUN_COLUMNS))
-    .join_from(
-        models.TaskTry.__table__,
-        models.TaskInstance.__table__,
-        models.TaskInstance.id == models.TaskTry.task_instance_id,
-    )
-    .join(models.DagRun.__table__, models.DagRun.id == models.TaskInstance.dag_run_id)
-    .where(models.TaskTry.id == bindparam("try_id"))
+    .join_from(_TRIES, _INSTANCES, _INSTANCES.c.id == _TRIES.c.task_instance_id)
+    .join(_RUNS, _RUNS.c.id == _INSTANCES.c.dag_run_id)
+    .where(_TRIES.c.id == bindparam("try_id"))
 )
 
 
@@ -81,30 +82,29 @@ def owner(session: Session, try_id: int) -> Owner | None:
     return None if row is None else Owner(row[0], row[1])
 
 
+#: Built once, like the reads above: every running try heartbeats through it.
+_BEAT = (
+    update(_TRIES)
+    .where(
+        _TRIES.c.id == bindparam("try_id"),
+        _TRIES.c.state == bindparam("running", type_=_TRIES.c.state.type),
+        select(_INSTANCES.c.id)
+        .where(
+            _INSTANCES.c.id == _TRIES.c.task_instance_id,
+            _INSTANCES.c.state == bindparam("running", type_=_INSTANCES.c.state.type),
+        )
+        .exists(),
+    )
+    .values(heartbeat_at=bindparam("now", type_=_TRIES.c.heartbeat_at.type))
+    .returning(_TRIES.c.id)
+)
+
+
 def beat(session: Session, try_id: int, now: datetime) -> bool:
     """Mark the try alive at ``now`` if it and its task instance are running; False if not:
     the try was failed as a zombie, or an operator marked its instance, and should stop."""
-    instance_running = (
-        select(models.TaskInstance.id)
-        .where(
-            models.TaskInstance.id == models.TaskTry.task_instance_id,
-            models.TaskInstance.state == TaskState.RUNNING,
-        )
-        .exists()
-    )
-    return (
-        session.execute(
-            update(models.TaskTry)
-            .where(
-                models.TaskTry.id == try_id,
-                models.TaskTry.state == TaskState.RUNNING,
-                instance_running,
-            )
-            .values(heartbeat_at=now)
-            .returning(models.TaskTry.id)
-        ).first()
-        is not None
-    )
+    params = {"try_id": try_id, "running": TaskState.RUNNING, "now": now}
+    return session.execute(_BEAT, params).first() is not None
 
 
 def set_log_location(session: Session, try_id: int, location: str) -> None:

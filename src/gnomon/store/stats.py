@@ -60,10 +60,11 @@ def instance_origin(session: Session, ti_id: int) -> InstanceOrigin | None:
     return None if row is None else InstanceOrigin(row[0], row[1], row[2])
 
 
-#: Built once: it runs for every first try that starts.
-_LATEST_END = select(func.max(models.TaskInstance.__table__.c.end_date)).where(
-    models.TaskInstance.__table__.c.dag_run_id == bindparam("run_pk"),
-    models.TaskInstance.__table__.c.task_id.in_(bindparam("task_ids", expanding=True)),
+_INSTANCES = models.TaskInstance.__table__
+#: Core, built once: it runs for every first try that starts.
+_LATEST_END = select(func.max(_INSTANCES.c.end_date)).where(
+    _INSTANCES.c.dag_run_id == bindparam("run_pk"),
+    _INSTANCES.c.task_id.in_(bindparam("task_ids", expanding=True)),
 )
 
 

@@ -115,15 +115,13 @@ _WITH_INSTANCE_COLUMNS = (
     sql.columns_for(models.TaskTry, Try),
     sql.columns_for(models.TaskInstance, task_instances.TI),
 )
-#: Core, built once: this read starts every end of a try (the scheduler's and the API's).
+_TRIES, _INSTANCES = models.TaskTry.__table__, models.TaskInstance.__table__
+#: Core (table columns, no ORM attributes, which would route it through the ORM's execution
+#: path), built once: this read starts every end of a try (the scheduler's and the API's).
 _WITH_INSTANCE = (
     select(*_WITH_INSTANCE_COLUMNS[0], *_WITH_INSTANCE_COLUMNS[1])
-    .join_from(
-        models.TaskTry.__table__,
-        models.TaskInstance.__table__,
-        models.TaskInstance.id == models.TaskTry.task_instance_id,
-    )
-    .where(models.TaskTry.id == bindparam("try_id"))
+    .join_from(_TRIES, _INSTANCES, _INSTANCES.c.id == _TRIES.c.task_instance_id)
+    .where(_TRIES.c.id == bindparam("try_id"))
 )
 
 
