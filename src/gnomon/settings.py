@@ -144,6 +144,16 @@ class Settings(BaseSettings):
             "or behind a proxy)."
         ),
     )
+    api_threads: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description=(
+            "`gnomon api`: requests it works on at once (its endpoints run in a pool of this "
+            "many threads), and the Postgres connections it keeps open for them (up to this "
+            "many, plus 10 at busy moments): count them in the server's max_connections."
+        ),
+    )
     team_folders: dict[str, str] = Field(
         default_factory=dict,
         description=(

@@ -4,6 +4,10 @@ the web UI at ``/``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -84,7 +88,13 @@ def create_execution_api(config: ApiConfig) -> FastAPI:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The limiter sync endpoints (and the audit's writes) run under: one per event loop.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
+        yield
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.config = config
     app.include_router(health.router)
     app.include_router(metrics.router)

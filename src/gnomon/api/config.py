@@ -42,6 +42,10 @@ class ApiConfig:
     task_heartbeat_timeout: float = 300.0
     #: The largest XCom value a try may push, told to workers when they start a try.
     xcom_max_bytes: int | None = None
+    #: Requests worked on at once: the threads the endpoints run in (anyio's default
+    #: limiter). The engine's pool should keep as many connections, or it opens and closes
+    #: some for every request while that many run (``cli.web.serve`` sizes it so).
+    threads: int = 40
     #: fsspec storage options for logs kept in a remote store (``log_url``, e.g. s3://).
     log_storage_options: Mapping[str, Any] = field(default_factory=dict)
     _readers: sessionmaker[Session] = field(init=False, repr=False)

@@ -53,7 +53,10 @@ class ExecutionState:
         )
 
 
-def execution_state(request: Request) -> ExecutionState:
+# The dependencies are ``async`` although they never wait: FastAPI runs a plain ``def``
+# dependency in the thread pool, a hand-off to a thread and back per dependency per request,
+# which cost more than the token check itself (an HMAC: microseconds).
+async def execution_state(request: Request) -> ExecutionState:
     found: ExecutionState = request.app.state.execution
     return found
 
@@ -88,15 +91,15 @@ def _claims(
     return claims
 
 
-def _start_scope(try_id: TryId, state: State, credentials: Credentials) -> tokens.Claims:
+async def _start_scope(try_id: TryId, state: State, credentials: Credentials) -> tokens.Claims:
     return _claims(state, credentials, try_id, ("start",))
 
 
-def _run_scope(try_id: TryId, state: State, credentials: Credentials) -> tokens.Claims:
+async def _run_scope(try_id: TryId, state: State, credentials: Credentials) -> tokens.Claims:
     return _claims(state, credentials, try_id, ("run",))
 
 
-def _any_scope(try_id: TryId, state: State, credentials: Credentials) -> tokens.Claims:
+async def _any_scope(try_id: TryId, state: State, credentials: Credentials) -> tokens.Claims:
     return _claims(state, credentials, try_id, ("start", "run"))
 
 

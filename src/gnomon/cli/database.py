@@ -27,12 +27,14 @@ KEY_FILE_NAME = "secret.key"
 
 
 @contextmanager
-def engine(settings: settings_module.Settings, *, pre_ping: bool = True) -> Iterator[Engine]:
-    """An engine on the migrated metadata database, disposed at the end. Store errors become
-    ``Error: ...`` messages: invalid values exit 2, anything else (unreachable, not migrated,
-    locked) exits 1."""
+def engine(
+    settings: settings_module.Settings, *, pre_ping: bool = True, pool_size: int | None = None
+) -> Iterator[Engine]:
+    """An engine on the migrated metadata database (``store.db.make_engine``'s options),
+    disposed at the end. Store errors become ``Error: ...`` messages: invalid values exit 2,
+    anything else (unreachable, not migrated, locked) exits 1."""
     try:
-        made = store_db.make_engine(settings.database_url(), pre_ping=pre_ping)
+        made = store_db.make_engine(settings.database_url(), pre_ping=pre_ping, pool_size=pool_size)
     except exceptions.StoreError as exc:
         raise CliError(str(exc)) from None
     try:

@@ -20,7 +20,9 @@ DEFAULT_PORT = 8080
 def serve(settings: settings_module.Settings, host: str, port: int) -> None:
     """Serve the API and UI until SIGINT/SIGTERM (uvicorn stops gracefully on both)."""
     logging_setup.configure(settings)
-    with database.engine(settings) as engine:
+    # A connection per thread: with fewer, requests beyond the pool's size open and close
+    # connections of their own (a Postgres backend started and ended each time).
+    with database.engine(settings, pool_size=settings.api_threads) as engine:
         config = ApiConfig(
             engine=engine,
             home=settings.home,
@@ -34,6 +36,7 @@ def serve(settings: settings_module.Settings, host: str, port: int) -> None:
             task_heartbeat_timeout=settings.task_heartbeat_timeout,
             xcom_max_bytes=settings.xcom_max_bytes,
             log_storage_options=settings.log_storage_options,
+            threads=settings.api_threads,
         )
         uvicorn.run(
             create_app(config),
@@ -41,6 +44,10 @@ def serve(settings: settings_module.Settings, host: str, port: int) -> None:
             port=port,
             log_level="info",
             access_log=False,
+            # C parser and loop (dependencies): h11 and asyncio's own loop cost more CPU
+            # per request than the execution API's endpoints themselves.
+            http="httptools",
+            loop="uvloop",
             log_config=logging_setup.uvicorn_config(settings),
         )
 

@@ -16,20 +16,33 @@ from gnomon.runtime.protocol import TryOutcome
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics import retries
 from gnomon.semantics.states import HOLDS_SLOT, TaskState
-from gnomon.store import models, runs, stats, task_instances, transitions, tries, xcoms
+from gnomon.store import execution, models, runs, stats, task_instances, transitions, tries, xcoms
 
 
-def started(session: Session, event: TryStarted, now: datetime, cache: VersionCache) -> bool:
+def started(
+    session: Session,
+    event: TryStarted,
+    now: datetime,
+    cache: VersionCache,
+    *,
+    known: execution.TryInRun | None = None,
+) -> bool:
     """The try's process is running: ``queued -> running`` for the try and its instance;
     True if this call moved it (a try starts once: a second start of the same try loses).
     Observes the hand-off latency of first tries (``gnomon_task_hop_seconds``), reading
     the task's upstream from ``cache`` (the caller's long-lived one: a version is loaded once).
+    ``known``: the try with its instance and run, as the caller read them in this
+    transaction (the execution API does, to answer), which are then not read again.
 
     Race: the try was already given up (a zombie sweep, an operator) before its start was
     reported; the transitions lose and the late start changes nothing."""
-    attempt = tries.get(session, event.try_id)
-    if attempt is None:
-        return False
+    if known is not None:
+        attempt = known.attempt
+    else:
+        found = tries.get(session, event.try_id)
+        if found is None:
+            return False
+        attempt = found
     won = transitions.set_try_state(
         session,
         event.try_id,
@@ -56,16 +69,23 @@ def started(session: Session, event: TryStarted, now: datetime, cache: VersionCa
         # A retry's or a cleared instance's start is not a hand-off: its upstream ended long
         # before, by design.
         if moved and attempt.try_number == 1:
-            _observe_hop(session, cache, attempt.task_instance_id, event)
+            origin = (
+                stats.instance_origin(session, attempt.task_instance_id)
+                if known is None
+                else stats.InstanceOrigin(
+                    known.instance.task_id, known.run.id, known.run.dag_version_id
+                )
+            )
+            if origin is not None:
+                _observe_hop(session, cache, origin, event)
     return won
 
 
-def _observe_hop(session: Session, cache: VersionCache, ti_id: int, event: TryStarted) -> None:
+def _observe_hop(
+    session: Session, cache: VersionCache, origin: stats.InstanceOrigin, event: TryStarted
+) -> None:
     """From the latest end among the instance's upstream instances to its start; nothing for
     a task without upstream (its run's start is not a hand-off)."""
-    origin = stats.instance_origin(session, ti_id)
-    if origin is None:
-        return
     task = cache.get(session, origin.dag_version_id).dag.tasks.get(origin.task_id)
     if task is None or not task.upstream:
         return
@@ -82,15 +102,24 @@ def _observe_end(state: TaskState, started_at: datetime | None, ended_at: dateti
         metrics.TRY_DURATION_SECONDS.labels(state=state.value).observe(seconds)
 
 
-def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:
+def ended(
+    session: Session,
+    cache: VersionCache,
+    event: TryEnded,
+    *,
+    known: tuple[tries.Try, task_instances.TI] | None = None,
+) -> int | None:
     """Record how the try ended and what its instance becomes; the run's pk if it changed.
+    ``known``: the try and its instance as the caller read them in this transaction
+    (``tries.with_instance``), which are then not read again.
 
     Race: a zombie sweep already failed this try (its heartbeat was late); the try's
     transition loses and the report is dropped, so the retry the sweep decided stands.
     """
-    attempt = tries.get(session, event.try_id)
-    if attempt is None:
+    found = known or tries.with_instance(session, event.try_id)
+    if found is None:
         return None
+    attempt, ti = found
     outcome = event.outcome
     try_state = TaskState.FAILED if outcome.state is TaskState.FAILED else outcome.state
     won = transitions.set_try_state(
@@ -108,7 +137,6 @@ def ended(session: Session, cache: VersionCache, event: TryEnded) -> int | None:
     if not won:
         return None
     _observe_end(try_state, attempt.start_date or event.started_at, event.ended_at)
-    ti = task_instances.by_ids(session, [attempt.task_instance_id])[0]
     return _finish_instance(session, cache, ti, outcome, event.ended_at)
 
 
@@ -119,8 +147,10 @@ def _finish_instance(
     outcome: TryOutcome,
     ended_at: datetime,
 ) -> int | None:
-    run = runs.get_by_pk(session, ti.dag_run_id)
-    assert run is not None
+    """The instance's state after its try ended, with its retry decided; its run's pk if
+    it changed. ``ti`` may have been read before the try's transition in this transaction:
+    what it says is only trusted as far as its own guarded transition wins."""
+    run_pk = ti.dag_run_id
     new_state = outcome.state
     fields: dict[str, object] = {"end_date": ended_at, "note": outcome.error}
     if ti.start_date is not None:
@@ -131,6 +161,8 @@ def _finish_instance(
             fields["retry_at"] = ended_at
             fields["max_tries"] = ti.max_tries + 1  # a shutdown does not use up a retry
         else:
+            run = runs.get_by_pk(session, run_pk)
+            assert run is not None
             task = cache.get(session, run.dag_version_id).dag.tasks[ti.task_id]
             # max_tries, not the task's retries: a clear grants the instance more tries.
             policy = dataclasses.replace(retries.policy_of(task), retries=ti.max_tries - 1)
@@ -147,11 +179,11 @@ def _finish_instance(
     if not won:
         return None
     if new_state is TaskState.SUCCESS:
-        xcoms.store(session, run.id, ti.task_id, ti.map_index, outcome.xcoms, outcome.xcom_lengths)
+        xcoms.store(session, run_pk, ti.task_id, ti.map_index, outcome.xcoms, outcome.xcom_lengths)
         if outcome.skip:
-            runs.lock(session, run.id)  # lock order: run, then its undecided instances
-            _skip(session, run.id, outcome.skip, ended_at)
-    return run.id
+            runs.lock(session, run_pk)  # lock order: run, then its undecided instances
+            _skip(session, run_pk, outcome.skip, ended_at)
+    return run_pk
 
 
 def _skip(session: Session, run_pk: int, task_ids: tuple[str, ...], now: datetime) -> None:

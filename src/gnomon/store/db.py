@@ -11,12 +11,16 @@ API, the UI) never wait for writers under WAL.
 
 Failures to reach the database, or locks not granted in time, are raised as
 ``exceptions.DatabaseUnavailable`` / ``exceptions.DatabaseLocked`` by the engine itself, so
-every caller sees them, with the URL (password hidden) and a fix.
+every caller sees them, with the URL (password hidden) and a fix. A connection found broken
+that way is dropped, with every connection the pool held before it (SQLAlchemy invalidates
+the pool on a disconnect), so a restarted server costs at most the statement that found out.
 """
 
 from __future__ import annotations
 
+import select
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,14 @@ READ_ONLY = "gnomon_read_only"
 SQLITE_MIN_VERSION = (3, 35, 0)  # UPDATE ... RETURNING
 DEFAULT_BUSY_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10
+#: Connections a Postgres engine's pool opens beyond ``pool_size`` when more are in use at
+#: once (they are closed when returned).
+POOL_OVERFLOW = 10
+#: Seconds after which a pooled Postgres connection is pinged (``SELECT 1``) before it is
+#: used again: a firewall or load balancer may have dropped it without a word. One used more
+#: recently is only checked, without a round trip, for a server that closed it.
+PING_AFTER_IDLE = 30.0
+_RETURNED_AT = "gnomon_returned_at"
 
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
@@ -61,11 +73,19 @@ def make_engine(
     application_name: str = "gnomon",
     echo: bool = False,
     pre_ping: bool = True,
+    pool_size: int | None = None,
 ) -> Engine:
     """An engine for ``sqlite:///path`` or ``postgresql+psycopg://...``.
 
-    ``pre_ping=False`` (Postgres) skips the ``SELECT 1`` before each checkout: for a busy loop
-    that retries a pass after a connection error instead.
+    ``pre_ping`` (Postgres): check each pooled connection before it is used, so that one the
+    server closed (a restart) is replaced instead of failing a statement. A connection idle
+    for more than ``PING_AFTER_IDLE`` seconds is pinged with ``SELECT 1``; one used more
+    recently costs no round trip (see ``_check_before_use``). ``pre_ping=False`` checks
+    nothing: for a busy loop that retries a pass after a connection error instead.
+
+    ``pool_size`` (Postgres): how many connections the pool keeps open (SQLAlchemy's default,
+    5, if None), plus ``POOL_OVERFLOW`` more at busy moments. A process that runs more
+    transactions at once than the pool keeps opens and closes connections all the time.
 
     ``postgresql://`` and ``postgres://`` are taken to mean the psycopg 3 driver. Connecting is
     lazy: an unreachable database is reported (as ``DatabaseUnavailable``) on first use; call
@@ -79,7 +99,12 @@ def make_engine(
         connect_args: dict[str, Any] = {"application_name": application_name}
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
-        engine = create_engine(parsed, echo=echo, pool_pre_ping=pre_ping, connect_args=connect_args)
+        pool: dict[str, Any] = {}
+        if pool_size is not None:
+            pool.update(pool_size=pool_size, max_overflow=POOL_OVERFLOW)
+        engine = create_engine(parsed, echo=echo, connect_args=connect_args, **pool)
+        if pre_ping:
+            _check_before_use(engine)
     event.listen(engine, "handle_error", _translate_error)
     return engine
 
@@ -186,6 +211,46 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
+
+
+def _check_before_use(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` costs a ``SELECT 1`` round trip per checkout, i.e. per
+    transaction: on the execution API's hot path, as much as a statement of its own. Instead,
+    a connection returned to the pool less than ``PING_AFTER_IDLE`` seconds ago is checked
+    for data waiting on its socket: an idle connection receives nothing unless the server
+    closed it (a restart or shutdown, ``idle_session_timeout``, a terminated backend, all of
+    which send an error and close), or, rarely, sent a notice, when replacing it costs only a
+    reconnection. Silently dropped connections (a firewall's idle timeout) are the reason for
+    the ping after a longer idle time. A connection found dead invalidates the whole pool, as
+    SQLAlchemy's pre-ping does: the others are as old, so as likely dead."""
+    dialect = engine.dialect
+
+    def on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        returned_at = record.info.pop(_RETURNED_AT, None)
+        if returned_at is None:  # a new connection
+            return
+        if time.monotonic() - returned_at <= PING_AFTER_IDLE:
+            alive = not _readable(dbapi_connection.fileno())
+        else:
+            try:
+                alive = dialect.do_ping(dbapi_connection)
+            except dialect.loaded_dbapi.Error:
+                alive = False
+        if not alive:
+            raise exc.InvalidatePoolError("the server closed the connection")
+
+    event.listen(engine, "checkin", on_checkin)
+    event.listen(engine, "checkout", on_checkout)
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket has data or an end of file waiting (an error counts), at once."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _translate_error(context: ExceptionContext) -> None:

@@ -8,14 +8,16 @@ no state rule depends on (the heartbeat, the log's location).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import TaskState
-from gnomon.store import models, runs, task_instances, tries
+from gnomon.store import models, runs, sql, task_instances, tries
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,24 +37,37 @@ class Owner:
     dag_version_id: int
 
 
+_TRY_IN_RUN_COLUMNS = (
+    sql.columns_for(models.TaskTry, tries.Try),
+    sql.columns_for(models.TaskInstance, task_instances.TI),
+    sql.columns_for(models.DagRun, runs.Run),
+)
+_TRIES = cast(Table, models.TaskTry.__table__)
+_INSTANCES = cast(Table, models.TaskInstance.__table__)
+_RUNS = cast(Table, models.DagRun.__table__)
+#: Core (table columns: ORM attributes would route it through the ORM's execution path),
+#: built once: the ORM would load and track three objects per start, and build and hash the
+#: statement each time, for values that are copied into frozen ones at once.
+_TRY_IN_RUN = (
+    select(*itertools.chain.from_iterable(_TRY_IN_RUN_COLUMNS))
+    .join_from(_TRIES, _INSTANCES, _INSTANCES.c.id == _TRIES.c.task_instance_id)
+    .join(_RUNS, _RUNS.c.id == _INSTANCES.c.dag_run_id)
+    .where(_TRIES.c.id == bindparam("try_id"))
+)
+
+
 def try_in_run(session: Session, try_id: int) -> TryInRun | None:
     """The try, its instance and its run, in one query; None if the try does not exist.
-
-    The rows stay in the session, so ``scheduler.outcomes`` reading the try again afterwards
-    costs no second query."""
-    row = session.execute(
-        select(models.TaskTry, models.TaskInstance, models.DagRun)
-        .join(models.TaskInstance, models.TaskInstance.id == models.TaskTry.task_instance_id)
-        .join(models.DagRun, models.DagRun.id == models.TaskInstance.dag_run_id)
-        .where(models.TaskTry.id == try_id)
-    ).first()
+    Pass it on to ``scheduler.outcomes.started`` (``known``), which then reads none again."""
+    row = session.execute(_TRY_IN_RUN, {"try_id": try_id}).first()
     if row is None:
         return None
-    attempt, instance, run = row
+    first = len(_TRY_IN_RUN_COLUMNS[0])
+    second = first + len(_TRY_IN_RUN_COLUMNS[1])
     return TryInRun(
-        tries.Try.from_row(attempt),
-        task_instances.TI.from_row(instance),
-        runs.Run.from_row(run),
+        tries.Try(*row[:first]),
+        task_instances.TI(*row[first:second]),
+        runs.Run(*row[second:]),
     )
 
 
@@ -67,30 +82,29 @@ def owner(session: Session, try_id: int) -> Owner | None:
     return None if row is None else Owner(row[0], row[1])
 
 
+#: Built once, like the reads above: every running try heartbeats through it.
+_BEAT = (
+    update(_TRIES)
+    .where(
+        _TRIES.c.id == bindparam("try_id"),
+        _TRIES.c.state == bindparam("running", type_=_TRIES.c.state.type),
+        select(_INSTANCES.c.id)
+        .where(
+            _INSTANCES.c.id == _TRIES.c.task_instance_id,
+            _INSTANCES.c.state == bindparam("running", type_=_INSTANCES.c.state.type),
+        )
+        .exists(),
+    )
+    .values(heartbeat_at=bindparam("now", type_=_TRIES.c.heartbeat_at.type))
+    .returning(_TRIES.c.id)
+)
+
+
 def beat(session: Session, try_id: int, now: datetime) -> bool:
     """Mark the try alive at ``now`` if it and its task instance are running; False if not:
     the try was failed as a zombie, or an operator marked its instance, and should stop."""
-    instance_running = (
-        select(models.TaskInstance.id)
-        .where(
-            models.TaskInstance.id == models.TaskTry.task_instance_id,
-            models.TaskInstance.state == TaskState.RUNNING,
-        )
-        .exists()
-    )
-    return (
-        session.execute(
-            update(models.TaskTry)
-            .where(
-                models.TaskTry.id == try_id,
-                models.TaskTry.state == TaskState.RUNNING,
-                instance_running,
-            )
-            .values(heartbeat_at=now)
-            .returning(models.TaskTry.id)
-        ).first()
-        is not None
-    )
+    params = {"try_id": try_id, "running": TaskState.RUNNING, "now": now}
+    return session.execute(_BEAT, params).first() is not None
 
 
 def set_log_location(session: Session, try_id: int, location: str) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import Column, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -57,3 +58,12 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """``items`` in slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def columns_for(model: type[models.Base], value_class: type[Any]) -> list[Column[Any]]:
+    """The columns of ``model``'s table named like the fields of the dataclass
+    ``value_class``, in the fields' order: selected with Core, a row's slice of them is
+    ``value_class(*values)``, without the ORM loading (and tracking) an object first."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return [table.c[field.name] for field in dataclasses.fields(value_class)]

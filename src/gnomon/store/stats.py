@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import RunState, TaskState
@@ -60,9 +60,17 @@ def instance_origin(session: Session, ti_id: int) -> InstanceOrigin | None:
     return None if row is None else InstanceOrigin(row[0], row[1], row[2])
 
 
+_INSTANCES = models.TaskInstance.__table__
+#: Core, built once: it runs for every first try that starts.
+_LATEST_END = select(func.max(_INSTANCES.c.end_date)).where(
+    _INSTANCES.c.dag_run_id == bindparam("run_pk"),
+    _INSTANCES.c.task_id.in_(bindparam("task_ids", expanding=True)),
+)
+
+
 def latest_end(session: Session, run_pk: int, task_ids: Collection[str]) -> datetime | None:
     """The latest end among the instances (every map index) of ``task_ids`` in the run."""
-    ti = models.TaskInstance
-    return session.scalar(
-        select(func.max(ti.end_date)).where(ti.dag_run_id == run_pk, ti.task_id.in_(task_ids))
+    found: datetime | None = session.scalar(
+        _LATEST_END, {"run_pk": run_pk, "task_ids": list(task_ids)}
     )
+    return found

@@ -15,12 +15,15 @@ only if the transition wins. ``updated_at`` moves automatically.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TypeVar, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.elements import ClauseElement
 
 from gnomon.semantics.states import RunState, TaskState
 from gnomon.store import exceptions, locks, models, sql
@@ -159,24 +162,58 @@ def _transition(
     fields: Mapping[str, object],
 ) -> list[int]:
     states = _as_states(expected)
-    _check_fields(model, fields)
     won: list[int] = []
-    table = cast(Table, model.__table__)
-    values = {"state": new, **fields}  # updated_at: the column's onupdate
-    for chunk in sql.chunks(sorted(set(ids))):
-        # A Core statement: the ORM's bulk-update path costs twice as much per call, and
-        # this is the scheduler's hottest statement.
-        stmt = (
-            update(table)
-            .where(table.c.id.in_(chunk), table.c.state.in_(states))
-            .values(values)
-            .returning(table.c.id)
-        )
-        won.extend(session.execute(stmt).scalars())
+    if any(isinstance(value, ClauseElement) for value in fields.values()):
+        # A field computed in SQL (``try_number + 1``): a statement of its own.
+        _check_fields(model, tuple(fields))
+        table = cast(Table, model.__table__)
+        values = {"state": new, **fields}  # updated_at: the column's onupdate
+        for chunk in sql.chunks(sorted(set(ids))):
+            stmt = (
+                update(table)
+                .where(table.c.id.in_(chunk), table.c.state.in_(states))
+                .values(values)
+                .returning(table.c.id)
+            )
+            won.extend(session.execute(stmt).scalars())
+    else:
+        names = tuple(sorted(fields))
+        params: dict[str, object] = {f"new_{name}": fields[name] for name in names}
+        params["new_state"] = new
+        params.update((f"expected_{i}", state) for i, state in enumerate(states))
+        for chunk in sql.chunks(sorted(set(ids))):
+            one = len(chunk) == 1
+            stmt = _statement(model, names, len(states), one)
+            params["ids"] = chunk[0] if one else list(chunk)
+            won.extend(session.execute(stmt, params).scalars())
     if won:
         # Objects this session loaded before may now be stale: reload them on next use.
         session.expire_all()
     return sorted(won)
+
+
+@functools.cache
+def _statement(
+    model: Model, names: tuple[str, ...], states: int, one: bool
+) -> ReturningUpdate[int]:
+    """The transition's ``UPDATE`` for these fields and this many expected states, built
+    once with bound parameters: a Core statement (the ORM's bulk-update path costs twice as
+    much per call), and one that is not built and hashed again for every call either (this
+    is the scheduler's and the execution API's hottest statement)."""
+    _check_fields(model, names)  # raises, and caches nothing, for an unknown field
+    table = cast(Table, model.__table__)
+    ids = (
+        table.c.id == bindparam("ids", type_=table.c.id.type)
+        if one
+        else table.c.id.in_(bindparam("ids", type_=table.c.id.type, expanding=True))
+    )
+    state = table.c.state
+    expected = [bindparam(f"expected_{i}", type_=state.type) for i in range(states)]
+    values = {
+        name: bindparam(f"new_{name}", type_=table.c[name].type) for name in ("state", *names)
+    }
+    # updated_at: the column's onupdate.
+    return update(table).where(ids, state.in_(expected)).values(values).returning(table.c.id)
 
 
 def _as_states(expected: S | Collection[S]) -> list[S]:
@@ -188,7 +225,7 @@ def _as_states(expected: S | Collection[S]) -> list[S]:
     return states
 
 
-def _check_fields(model: Model, fields: Mapping[str, object]) -> None:
+def _check_fields(model: Model, fields: Collection[str]) -> None:
     columns = set(model.__table__.columns.keys()) - {"id", "state"}
     unknown = sorted(set(fields) - columns)
     if unknown:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import HOLDS_SLOT, TaskState
-from gnomon.store import models, sql
+from gnomon.store import models, sql, task_instances
 from gnomon.store.models import JobState
 
 
@@ -145,6 +145,29 @@ def add_many(session: Session, new: Sequence[NewTry], now: datetime) -> list[int
 def get(session: Session, try_id: int) -> Try | None:
     row = session.get(models.TaskTry, try_id)
     return None if row is None else Try.from_row(row)
+
+
+_WITH_INSTANCE_COLUMNS = (
+    sql.columns_for(models.TaskTry, Try),
+    sql.columns_for(models.TaskInstance, task_instances.TI),
+)
+_TRIES, _INSTANCES = models.TaskTry.__table__, models.TaskInstance.__table__
+#: Core (table columns, no ORM attributes, which would route it through the ORM's execution
+#: path), built once: this read starts every end of a try (the scheduler's and the API's).
+_WITH_INSTANCE = (
+    select(*_WITH_INSTANCE_COLUMNS[0], *_WITH_INSTANCE_COLUMNS[1])
+    .join_from(_TRIES, _INSTANCES, _INSTANCES.c.id == _TRIES.c.task_instance_id)
+    .where(_TRIES.c.id == bindparam("try_id"))
+)
+
+
+def with_instance(session: Session, try_id: int) -> tuple[Try, task_instances.TI] | None:
+    """The try and its task instance, in one query; None if the try does not exist."""
+    row = session.execute(_WITH_INSTANCE, {"try_id": try_id}).first()
+    if row is None:
+        return None
+    split = len(_WITH_INSTANCE_COLUMNS[0])
+    return Try(*row[:split]), task_instances.TI(*row[split:])
 
 
 def of_instances(session: Session, ti_ids: Collection[int]) -> dict[int, list[Try]]:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, exc, select, text
+from sqlalchemy import Engine, exc, make_url, select, text
+from support.processes import wait_for
 
 from gnomon.store import db, exceptions, models
 
 pytestmark = pytest.mark.timeout(60)
+
+_LIVE_BACKEND = "SELECT 1 FROM pg_stat_activity WHERE pid = %s"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -145,3 +150,54 @@ def test_sqlite_write_transactions_wait_for_each_other_instead_of_failing(
     assert done.is_set()
     with db.session_factory(engine)() as session:
         assert session.scalar(select(models.Pool.slots)) == 128 + 10 + 1
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    assert isinstance(pid, int)
+    return pid
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_pooled_connection_the_server_closed_is_replaced_before_it_is_used(
+    engine: Engine, db_url: str
+) -> None:
+    closed = _backend_pid(engine)  # now idle in the pool
+    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [closed])
+        wait_for(lambda: admin.execute(_LIVE_BACKEND, [closed]).fetchone() is None)
+
+    assert _backend_pid(engine) != closed  # no DatabaseUnavailable: checked, and replaced
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_connection_used_moments_ago_is_not_pinged_and_a_long_idle_one_is(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    first = _backend_pid(engine)
+    assert (_backend_pid(engine), pings) == (first, [])  # the same connection, no round trip
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", -1.0)  # every connection has idled too long
+    assert (_backend_pid(engine), len(pings)) == (first, 1)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_pool_size_keeps_that_many_connections_open_between_uses(db_url: str) -> None:
+    engine = db.make_engine(db_url, pool_size=8)
+    try:
+        connections = [engine.connect() for _ in range(8)]
+        for connection in connections:
+            connection.close()
+        assert engine.pool.status().count("Connections in pool: 8") == 1
+    finally:
+        engine.dispose()

@@ -148,6 +148,13 @@ _UNAVAILABLE: Responses = {
 }
 
 
+def _json(answer: BaseModel) -> Response:
+    """The answer as FastAPI serializes a route's ``response_model`` (pydantic's JSON), made
+    here: for a plain ``def`` endpoint, FastAPI validates what it returns in another hand-off
+    to the thread pool, which on the hot path costs more than the serialization."""
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
 def _not_found(try_id: int) -> errors.NotFound:
     return errors.NotFound(
         f"try {try_id} does not exist: its run was deleted, or the scheduler took it back "
@@ -156,7 +163,7 @@ def _not_found(try_id: int) -> errors.NotFound:
 
 
 @router.post("/start", response_model=StartOut, responses={**_GONE, **_CONFLICT, **_UNAVAILABLE})
-def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) -> StartOut:
+def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) -> Response:
     """Claim the queued try (``queued -> running``, once: a second start is refused with 409,
     so a message the broker delivers twice runs once) and learn what to run."""
     cfg = state.config
@@ -181,7 +188,7 @@ def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) ->
                 body.started_at or now,
                 log_location=body.log_location,
             )
-            if not outcomes.started(session, event, now, state.versions):
+            if not outcomes.started(session, event, now, state.versions, known=found):
                 was = "started by another worker" if attempt.state is TaskState.QUEUED else None
                 raise errors.Conflict(
                     f"try {try_id} is not queued ({was or attempt.state.value}): it was started "
@@ -191,7 +198,7 @@ def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) ->
         bundle = state.bundle(session, version.id)
     task = version.dag.tasks[found.instance.task_id]
     request = queueing.try_request(found.run, found.instance, attempt.try_number)
-    return StartOut(
+    answer = StartOut(
         token=state.run_token(try_id),
         token_expires_in=cfg.execution_token_lifetime,
         heartbeat_interval=cfg.heartbeat_interval,
@@ -204,6 +211,7 @@ def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) ->
         timeout=task.execution_timeout.total_seconds() if task.execution_timeout else None,
         xcom_max_bytes=cfg.xcom_max_bytes,
     )
+    return _json(answer)
 
 
 @router.get("/source", response_model=SourceOut, responses={**_GONE, **_UNAVAILABLE})
@@ -244,7 +252,7 @@ def get_file(try_id: TryId, sha256: Sha256, claims: AnyToken, state: State) -> R
 
 
 @router.post("/heartbeat", response_model=TokenOut, responses={**_CONFLICT, **_UNAVAILABLE})
-def heartbeat(try_id: TryId, claims: RunToken, state: State) -> TokenOut:
+def heartbeat(try_id: TryId, claims: RunToken, state: State) -> Response:
     """The try is alive: record it and renew the run token. 409: the try is no longer
     running (failed as a zombie, marked by an operator): the worker must kill it."""
     with state.config.write() as session:
@@ -254,9 +262,8 @@ def heartbeat(try_id: TryId, claims: RunToken, state: State) -> TokenOut:
             f"try {try_id} is not running any more (failed as a zombie, ended, or its task "
             "instance was marked by an operator): kill it"
         )
-    return TokenOut(
-        token=state.run_token(try_id), token_expires_in=state.config.execution_token_lifetime
-    )
+    lifetime = state.config.execution_token_lifetime
+    return _json(TokenOut(token=state.run_token(try_id), token_expires_in=lifetime))
 
 
 @router.get("/xcoms", response_model=XComValuesOut, responses={**_GONE, **_UNAVAILABLE})
@@ -276,7 +283,7 @@ def pull_xcoms(
 
 
 @router.post("/end", response_model=EndOut, responses={**_GONE, **_CONFLICT, **_UNAVAILABLE})
-def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> EndOut:
+def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> Response:
     """Record how the try ended and what its task instance becomes (its retry decided by
     the control plane), then wake the schedulers. 409: it had ended already (a zombie sweep,
     an operator, or this same report repeated after its answer was lost): nothing to do."""
@@ -286,13 +293,13 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> EndOu
         try_id, outcome, body.pid, body.started_at, body.ended_at, log_location=body.log_location
     )
     with cfg.write() as session:
-        attempt = tries.get(session, try_id)
-        if attempt is None:
+        found = tries.with_instance(session, try_id)
+        if found is None:
             raise _not_found(try_id)
         run_pk = None
-        ended_before = attempt.state not in HOLDS_SLOT
+        ended_before = found[0].state not in HOLDS_SLOT
         if not ended_before:
-            run_pk = outcomes.ended(session, state.versions, event)
+            run_pk = outcomes.ended(session, state.versions, event, known=found)
             ended_before = run_pk is None and not _recorded(session, try_id, event)
         if ended_before and body.log_location:
             # A try that ended elsewhere (``outcomes.ended`` recorded nothing): this is still
@@ -304,7 +311,7 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> EndOu
         wakeups.notify(cfg.home)
     if ended_before:
         raise errors.Conflict(f"try {try_id} had already ended: nothing to do")
-    return EndOut(state=outcome.state)
+    return _json(EndOut(state=outcome.state))
 
 
 def _recorded(session: Session, try_id: int, event: TryEnded) -> bool:
