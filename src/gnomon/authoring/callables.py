@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-#: Signatures by callable. Operators look theirs up when built, so a warm worker has them when
-#: it forks a try; a try's process computing one would cost it ~50 copy-on-write page faults.
-_signatures: dict[Any, inspect.Signature] = {}
-_MAX_SIGNATURES = 4096
+
+@functools.lru_cache(maxsize=4096)
+def _cached_signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
 
 
 def signature(func: Callable[..., Any]) -> inspect.Signature:
-    """``inspect.signature(func)``, computed once per callable in this process."""
+    """``inspect.signature(func)``, computed once per callable in this process. Operators
+    look theirs up when built, so a warm worker has them when it forks a try; a try's
+    process computing one would cost it ~50 copy-on-write page faults."""
     try:
-        return _signatures[func]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable callable object
+        return _cached_signature(func)
+    except TypeError:  # an unhashable callable object (or no signature: raised again)
         return inspect.signature(func)
-    found = inspect.signature(func)
-    if len(_signatures) >= _MAX_SIGNATURES:
-        _signatures.clear()
-    _signatures[func] = found
-    return found
 
 
 def prepare(func: Callable[..., Any]) -> None:

@@ -36,13 +36,9 @@ def started(
 
     Race: the try was already given up (a zombie sweep, an operator) before its start was
     reported; the transitions lose and the late start changes nothing."""
-    if known is not None:
-        attempt = known.attempt
-    else:
-        found = tries.get(session, event.try_id)
-        if found is None:
-            return False
-        attempt = found
+    attempt = known.attempt if known is not None else tries.get(session, event.try_id)
+    if attempt is None:
+        return False
     won = transitions.set_try_state(
         session,
         event.try_id,

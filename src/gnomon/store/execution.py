@@ -62,13 +62,8 @@ def try_in_run(session: Session, try_id: int) -> TryInRun | None:
     row = session.execute(_TRY_IN_RUN, {"try_id": try_id}).first()
     if row is None:
         return None
-    first = len(_TRY_IN_RUN_COLUMNS[0])
-    second = first + len(_TRY_IN_RUN_COLUMNS[1])
-    return TryInRun(
-        tries.Try(*row[:first]),
-        task_instances.TI(*row[first:second]),
-        runs.Run(*row[second:]),
-    )
+    attempt, instance, run = sql.slices(row, _TRY_IN_RUN_COLUMNS)
+    return TryInRun(tries.Try(*attempt), task_instances.TI(*instance), runs.Run(*run))
 
 
 def owner(session: Session, try_id: int) -> Owner | None:

@@ -67,3 +67,14 @@ def columns_for(model: type[models.Base], value_class: type[Any]) -> list[Column
     table = model.__table__
     assert isinstance(table, Table)
     return [table.c[field.name] for field in dataclasses.fields(value_class)]
+
+
+def slices(row: Sequence[Any], groups: Sequence[Sequence[object]]) -> list[Sequence[Any]]:
+    """``row`` cut into consecutive slices as long as each of ``groups`` (the column lists a
+    statement selected one after the other, e.g. from ``columns_for``)."""
+    found: list[Sequence[Any]] = []
+    start = 0
+    for group in groups:
+        found.append(row[start : start + len(group)])
+        start += len(group)
+    return found

@@ -82,30 +82,6 @@ class Try:
         }
 
 
-def add(
-    session: Session,
-    *,
-    ti_id: int,
-    try_number: int,
-    job_id: int | None,
-    queue: str,
-    log_location: str,
-    now: datetime,
-) -> int:
-    row = models.TaskTry(
-        task_instance_id=ti_id,
-        try_number=try_number,
-        state=TaskState.QUEUED,
-        job_id=job_id,
-        queue=queue,
-        log_location=log_location,
-        heartbeat_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
 @dataclass(frozen=True, slots=True)
 class NewTry:
     """A try to insert (``queued``), with ``add_many``."""
@@ -166,8 +142,8 @@ def with_instance(session: Session, try_id: int) -> tuple[Try, task_instances.TI
     row = session.execute(_WITH_INSTANCE, {"try_id": try_id}).first()
     if row is None:
         return None
-    split = len(_WITH_INSTANCE_COLUMNS[0])
-    return Try(*row[:split]), task_instances.TI(*row[split:])
+    attempt, instance = sql.slices(row, _WITH_INSTANCE_COLUMNS)
+    return Try(*attempt), task_instances.TI(*instance)
 
 
 def of_instances(session: Session, ti_ids: Collection[int]) -> dict[int, list[Try]]:
