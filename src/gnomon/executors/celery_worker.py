@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from celery import signals  # type: ignore[attr-defined]
 from celery.app.base import Celery
 from celery.exceptions import Reject
+from celery.signals import worker_process_init, worker_shutting_down
 
 # Imported in the main process, so every pool process (forked from it) finds them loaded.
 import gnomon.operators  # noqa: F401
@@ -98,7 +98,7 @@ def build_app(config: WorkerConfig) -> Celery:
             raise Reject(result.detail, requeue=True)
         return result.status.value
 
-    @signals.worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _pool_process_init(**kwargs: Any) -> None:
         # Celery has Linux SIGKILL this process when the worker's main process dies; its tries
         # die with it (the runner's supervisor asks for the same), so none runs unsupervised.
@@ -112,7 +112,7 @@ def build_app(config: WorkerConfig) -> Celery:
 
         signal.signal(STOP_SIGNAL, on_stop)
 
-    @signals.worker_shutting_down.connect(weak=False)  # type: ignore[untyped-decorator]
+    @worker_shutting_down.connect(weak=False)  # type: ignore[untyped-decorator]
     def _shutting_down(**kwargs: Any) -> None:
         # Tell the pool processes; their tries get shutdown_grace to end. From a thread: this
         # runs in Celery's signal handler.

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from celery import bootsteps  # type: ignore[attr-defined]
+from celery.bootsteps import StartStopStep
 from celery.worker import state
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def renew(requests: Iterable[Any], now: float) -> int:
     return renewed
 
 
-class RenewRunningMessages(bootsteps.StartStopStep):  # type: ignore[misc]
+class RenewRunningMessages(StartStopStep):  # type: ignore[misc]
     """A consumer step (``app.steps["consumer"]``): renews the messages of the requests the
     pool runs, every quarter of the visibility timeout in the app's transport options."""
 
