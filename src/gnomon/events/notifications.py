@@ -3,8 +3,10 @@
 A scheduler keeps one connection of its own, in autocommit, listening on
 ``wakeups.CHANNEL``; its socket goes into the scheduler's ``select`` beside the local
 wake-up socket and the executor's pipes, and notifications are read without blocking. The
-payloads (``wakeups.announce``): ``run:<pk>``, that run's instances changed (plan that run);
-``*``, anything may have changed (sweep).
+payloads (``wakeups.announce``): ``run:<pk>``, that run's instances changed (plan that run,
+if this scheduler owns it); ``left:<pk>``, a scheduler had no slot for some of that run's
+instances (any other may take them); ``*``, anything may have changed (sweep). A scheduler
+that does not know a payload's kind sweeps.
 
 A notification is only a hint, like the local wake-up: the database stays the truth, and the
 slow poll finds whatever a lost notification would have said. So a dropped connection
@@ -39,22 +41,27 @@ class Wakeup:
     runs: frozenset[int] = frozenset()
     #: Anything may have changed (a ``*``, an unreadable payload, or a reconnection).
     everything: bool = False
+    #: Runs with scheduled instances another scheduler had no slot for.
+    left_behind: frozenset[int] = frozenset()
 
     def __bool__(self) -> bool:
-        return self.everything or bool(self.runs)
+        return self.everything or bool(self.runs) or bool(self.left_behind)
 
 
 def parse(payloads: Collection[str]) -> Wakeup:
     """Fold payloads into one ``Wakeup``; an unknown payload counts as ``*``."""
     found: set[int] = set()
+    left: set[int] = set()
     everything = False
     for payload in payloads:
         kind, _, value = payload.partition(":")
         if kind == "run" and value.isdigit():
             found.add(int(value))
+        elif kind == "left" and value.isdigit():
+            left.add(int(value))
         else:
             everything = True
-    return Wakeup(frozenset(found), everything)
+    return Wakeup(frozenset(found), everything, frozenset(left))
 
 
 class PostgresListener:
@@ -111,7 +118,7 @@ class PostgresListener:
         wakeup = parse(payloads)
         if self._missed and self._connection is not None:
             self._missed = False
-            return Wakeup(wakeup.runs, everything=True)
+            return Wakeup(wakeup.runs, True, wakeup.left_behind)
         return wakeup
 
     def close(self) -> None:

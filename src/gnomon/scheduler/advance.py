@@ -45,7 +45,7 @@ def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime)
     result = planning.plan(
         version.dag,
         states,
-        xcoms.lengths(session, run.id),
+        xcoms.lengths(session, run.id) if version.dag.has_mapped else {},
         past_allows=(lambda key: past.get(key) in PAST_OK) if past is not None else None,
     )
     scheduled = 0

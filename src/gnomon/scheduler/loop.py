@@ -9,7 +9,14 @@ bound the wait.
 
 Several schedulers may run on one Postgres database. What one of them cannot claim in a pass
 (a run or DAG another holds, the queueing lock) it retries a few milliseconds later, backing
-off while the contention lasts (``store.locks``).
+off while the contention lasts (``store.locks``). A notification that a run changed wakes
+every scheduler, but only the run's *owner* plans it: the live schedulers' job ids, sorted,
+read with each heartbeat and sweep, and the run's id modulo their number picks one. Without
+it, each of them ran a pass for every ended try, the ones that lost the race for the run
+backing off and planning it again, for nothing but CPU (that the one planning it needs).
+Ownership only decides who reacts first: a sweep (a trigger, the fallback poll, a change
+among the live schedulers) plans every running run whoever owns it, so a run whose owner
+died waits at most for the poll until the others see its heartbeat stop.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -91,6 +98,10 @@ class Scheduler:
         self.listener: wakeups.Listener | None = None
         self.notifications: notifications.PostgresListener | None = None
         self._dirty: set[int] = set()
+        #: The runs this pass claimed (read under their lock), for queueing to reuse.
+        self._pass_runs: dict[int, runs.Run] = {}
+        #: The live schedulers' job ids, sorted (``_owns``).
+        self._peers: tuple[int, ...] = ()
         self._sweep = True  # plan every running run (start, wake-ups, fallback poll)
         self._create_runs = True
         self._next_creation: datetime | None = None
@@ -106,6 +117,8 @@ class Scheduler:
         self._held_creation = False
         self._held_start = False
         self._contended = False
+        self._left_behind = False  # the last pass had no slot for some scheduled instances
+        self._queue_again = False
         self._scheduled_more = False  # this pass made instances scheduled
         self._retry_at: float | None = None
         self._backoff = Backoff()
@@ -180,6 +193,8 @@ class Scheduler:
             self._apply(session, events, now)
             if self.job_id is not None:
                 jobs.end(session, self.job_id, JobState.SUCCESS, now)
+                # The others sweep now: the runs this one owned are theirs from here.
+                wakeups.announce(session)
         if self.listener is not None:
             self.listener.close()
             self.listener = None
@@ -196,9 +211,10 @@ class Scheduler:
         # Events stay pending until the pass that applies them commits: a pass that fails
         # (the database went away) applies them again next time.
         events = self._pending = self._pending + self.executor.collect()
-        if events and self._only_starts(events, now, monotonic):
-            # A try's start changes nothing the scheduler decides on: it is recorded with the
-            # next pass that has work, at the latest with the next heartbeat.
+        if all(isinstance(e, TryStarted) for e in events) and self._nothing_due(now, monotonic):
+            # Nothing to decide: a wake-up for a run another scheduler owns, or try starts
+            # only (a start changes nothing the scheduler decides on: it is recorded with the
+            # next pass that has work, at the latest with the next heartbeat).
             return
         self.passes += 1
         self._pass_began = monotonic
@@ -231,7 +247,10 @@ class Scheduler:
                 self._next_zombie_check = monotonic + self.config.zombie_interval
                 self._check_silence(session, now, monotonic)
             self._advance(session, now)
-            queued = self.queuer.queue(session, self.cache, self.executor.open_slots, now)
+            queued = self.queuer.queue(
+                session, self.cache, self.executor.open_slots, now, known_runs=self._pass_runs
+            )
+            self._pass_runs = {}
             if queued.left_behind is not None and self._scheduled_more:
                 # Only when this pass added work: others told of earlier work took what
                 # they had room for, and each queues more as its own tries end.
@@ -240,11 +259,16 @@ class Scheduler:
                 self._retries_changed = False
                 self._next_retry = task_instances.next_retry_at(session)
         self._pending = []
+        self._after_commit(queued)
+
+    def _after_commit(self, queued: queueing.Queued) -> None:
+        """Note what the pass left to do (contention, a backlog) and hand its tries over."""
         self._throttled = (
             self.executor.tries_outlive_scheduler
             and queued.backlog >= self.config.backlog_threshold
         )
         self._contended = self._contended or queued.contended
+        self._left_behind = queued.left_behind is not None
         if self._contended or self._held_creation or self._held_start:
             self._retry_at = time.monotonic() + self._backoff.next()
         else:
@@ -258,6 +282,8 @@ class Scheduler:
         self._create_runs = self._create_runs or self._held_creation
         self._start_runs = self._start_runs or self._held_start
         self._held_runs = set()
+        # Queueing was held (the lock) or short of slots: queue again whatever woke us.
+        self._queue_again = self._contended or self._left_behind
         self._held_creation = self._held_start = self._contended = False
         self._retry_at = None
 
@@ -270,6 +296,24 @@ class Scheduler:
                 "this process paused, or cut off from the database?); stopping so that no try "
                 "runs twice. Start it again."
             )
+        self._refresh_peers(session, now)
+
+    def _refresh_peers(self, session: Session, now: datetime) -> None:
+        """Read the live schedulers; if they changed, runs changed owners: sweep."""
+        since = now - timedelta(seconds=self.config.heartbeat_timeout)
+        peers = tuple(sorted(job.id for job in jobs.alive(session, self.config.job_type, since)))
+        if peers != self._peers:
+            if self._peers:
+                self._sweep = True
+            self._peers = peers
+
+    def _owns(self, run_pk: int) -> bool:
+        """Whether this scheduler plans ``run_pk`` when told it changed (see the module's
+        docstring). Any run, while it does not see itself among the live schedulers."""
+        peers = self._peers
+        if self.job_id not in peers:
+            return True
+        return peers[run_pk % len(peers)] == self.job_id
 
     def _check_silence(self, session: Session, now: datetime, monotonic: float) -> None:
         """Adopt dead schedulers' tries, fail zombies, take back tries queued too long."""
@@ -299,16 +343,17 @@ class Scheduler:
     def _announce(self, session: Session, run_pk: int) -> None:
         """Tell the other schedulers (on Postgres, at commit) that ``run_pk`` has instances
         this one had no slot for; its own listener ignores the notification."""
-        wakeups.announce(session, run_pk=run_pk)
+        wakeups.announce(session, run_pk=run_pk, left_behind=True)
         pid = db.backend_pid(session)
         if pid is not None and self.notifications is not None:
             self.notifications.ignored_pids.add(pid)
 
-    def _only_starts(self, events: list[Event], now: datetime, monotonic: float) -> bool:
-        """True if ``events`` are all try starts and nothing else asks for a pass now."""
+    def _nothing_due(self, now: datetime, monotonic: float) -> bool:
+        """True if nothing asks for a pass now: no run to plan, no queueing to retry, no
+        timer due."""
         return (
-            all(isinstance(e, TryStarted) for e in events)
-            and not (self._dirty or self._sweep or self._create_runs or self._start_runs)
+            not (self._dirty or self._sweep or self._create_runs or self._start_runs)
+            and not self._queue_again
             and not (self._next_creation and self._next_creation <= now)
             and not (self._next_retry and self._next_retry <= now)
             and monotonic < min(self._next_heartbeat, self._next_zombie_check)
@@ -336,8 +381,10 @@ class Scheduler:
                     self._retries_changed = True
 
     def _advance(self, session: Session, now: datetime) -> None:
+        self._pass_runs = {}
         if self._sweep:
             self._sweep = False
+            self._refresh_peers(session, now)
             self._dirty.update(r.id for r in runs.in_states(session, [RunState.RUNNING]))
         dirty, self._dirty = self._dirty, set()
         if not dirty:
@@ -345,6 +392,7 @@ class Scheduler:
         # A run another scheduler is planning stays dirty here: its plan may predate what
         # this pass changed (uncommitted, so invisible to it), so this one plans it again.
         claimed, held = runs.claim(session, dirty)
+        self._pass_runs = {run.id: run for run in claimed}
         self._held_runs |= held
         self._contended = self._contended or bool(held)
         for run in claimed:
@@ -382,7 +430,8 @@ class Scheduler:
             self._everything_may_have_changed()
         if self.notifications is not None and (remote is None or remote in readable):
             heard = self.notifications.receive()
-            self._dirty |= heard.runs
+            self._dirty.update(pk for pk in heard.runs if self._owns(pk))
+            self._dirty |= heard.left_behind
             if heard.everything:
                 self._everything_may_have_changed()
         if not busy and time.monotonic() >= self._next_poll:

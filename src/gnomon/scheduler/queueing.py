@@ -14,6 +14,7 @@ far less than locking every candidate read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -105,8 +106,16 @@ class Queuer:
         self._warned: set[str] = set()
 
     def queue(
-        self, session: Session, cache: VersionCache, open_slots: int, now: datetime
+        self,
+        session: Session,
+        cache: VersionCache,
+        open_slots: int,
+        now: datetime,
+        *,
+        known_runs: Mapping[int, runs.Run] | None = None,
     ) -> Queued:
+        """Queue scheduled instances that fit; ``known_runs``: runs this transaction read
+        already (their rows are not read again)."""
         if open_slots <= 0:
             return Queued()
         if not locks.try_queueing_lock(session):
@@ -142,7 +151,7 @@ class Queuer:
         # Instances changed or held since they were read are not moved (and their slots
         # stay counted until the next pass: fewer queued, never more).
         moved = transitions.queue_instances(session, [ti.id for ti in chosen], queued_at=now)
-        run_cache: dict[int, runs.Run] = {}
+        run_cache: dict[int, runs.Run] = dict(known_runs or {})
         planned: list[tuple[task_instances.TI, runs.Run, int, Path]] = []
         for ti in chosen:
             if ti.id not in moved:

@@ -110,6 +110,11 @@ class SerializedDag:
     task_groups: Mapping[str, Mapping[str, Any]]
     #: Task ids, upstream before downstream.
     order: tuple[str, ...]
+    #: Whether a task is mapped (``expand``): only then does planning read XCom lengths.
+    has_mapped: bool = field(init=False, default=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "has_mapped", any(t.is_mapped for t in self.tasks.values()))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SerializedDag:

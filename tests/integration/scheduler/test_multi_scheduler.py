@@ -5,17 +5,19 @@ that dies, and wake each other through NOTIFY."""
 from __future__ import annotations
 
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from support.cli import gnomon
-from support.orchestrator import max_overlap
+from support.orchestrator import Orchestrator, max_overlap
 from support.processes import eventually, wait_for
+from support.remote import BrokerExecutor, execution_key
 from support.schedulers import SchedulerProcess
 
 from gnomon.dagfiles import bag
@@ -362,3 +364,60 @@ def test_two_schedulers_never_overfill_a_one_slot_pool(
     assert len(pooled) == 4 * 6
     assert max_overlap(pooled) == 1
     assert {job for *_, job in rows} == set(_scheduler_jobs(sessions))  # both were at work
+
+
+def test_a_changed_run_is_planned_by_its_owner_alone(db_url: str, tmp_path: Path) -> None:
+    """A run's NOTIFY wakes every scheduler, but only the run's owner among the live ones
+    takes it up (the rest would race it for the run, lose and plan it again for nothing);
+    what one had no slot for is for all the others; one that stops hands its runs over."""
+    built = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        executor = BrokerExecutor(execution_key(tmp_path / name / "key"))
+        built.append(Orchestrator(db_url, tmp_path / name, executor=executor))
+    one, two = (orchestrator.scheduler for orchestrator in built)
+    try:
+        one.start()
+        with built[0].sessions.begin() as session:  # as if on another machine
+            session.execute(
+                update(models.Job).where(models.Job.id == one.job_id).values(hostname="other")
+            )
+        two.start()
+        for scheduler in (one, two):
+            scheduler.run_pass()  # the first pass heartbeats: each reads who is alive
+        assert one.job_id is not None and two.job_id is not None
+        ids = tuple(sorted([one.job_id, two.job_id]))
+        assert one._peers == two._peers == ids
+
+        changed = {10, 11, 12, 13}
+        with built[0].sessions.begin() as session:
+            for run_pk in changed:
+                wakeups.announce(session, run_pk=run_pk)
+            wakeups.announce(session, run_pk=14, left_behind=True)
+
+        def heard_all() -> bool:
+            for scheduler in (one, two):
+                scheduler._wait(threading.Event())
+            return 14 in one._dirty and 14 in two._dirty and changed <= one._dirty | two._dirty
+
+        wait_for(heard_all)
+        assert one._dirty & two._dirty == {14}
+        for scheduler in (one, two):
+            owned = {pk for pk in changed if ids[pk % 2] == scheduler.job_id}
+            assert scheduler._dirty == owned | {14}
+
+        two.shutdown()
+        one._dirty.clear()
+
+        def swept() -> bool:
+            one._wait(threading.Event())
+            return one._sweep
+
+        wait_for(swept)
+        one.run_pass()  # the sweep reads who is alive again: every run is one's now
+        assert one._peers == (one.job_id,)
+        assert all(one._owns(pk) for pk in changed)
+    finally:
+        one.shutdown()
+        for orchestrator in built:
+            orchestrator.engine.dispose()

@@ -19,3 +19,11 @@ def test_an_unknown_payload_is_taken_for_a_star() -> None:
 def test_nothing_heard_is_false() -> None:
     assert not parse([])
     assert parse(["run:1"])
+
+
+def test_left_payloads_name_runs_another_scheduler_had_no_slot_for() -> None:
+    heard = parse(["left:5", "run:3", "left:x"])
+    assert heard.runs == {3}
+    assert heard.left_behind == {5}
+    assert heard.everything  # left:x is unreadable
+    assert parse(["left:2"]) and not parse(["left:2"]).everything
