@@ -4,7 +4,8 @@ A scheduler keeps one connection of its own, in autocommit, listening on
 ``wakeups.CHANNEL``; its socket goes into the scheduler's ``select`` beside the local
 wake-up socket and the executor's pipes, and notifications are read without blocking. The
 payloads (``wakeups.announce``): ``run:<pk>``, that run's instances changed (plan that run,
-if this scheduler owns it); ``left:<pk>``, a scheduler had no slot for some of that run's
+if this scheduler owns it); ``retry:<pk>``, the same, and a try of it failed (a retry may be
+due: look for the next one); ``left:<pk>``, a scheduler had no slot for some of that run's
 instances (any other may take them); ``*``, anything may have changed (sweep). A scheduler
 that does not know a payload's kind sweeps.
 
@@ -43,6 +44,8 @@ class Wakeup:
     everything: bool = False
     #: Runs with scheduled instances another scheduler had no slot for.
     left_behind: frozenset[int] = frozenset()
+    #: A try failed: a retry may be due.
+    failed: bool = False
 
     def __bool__(self) -> bool:
         return self.everything or bool(self.runs) or bool(self.left_behind)
@@ -52,16 +55,19 @@ def parse(payloads: Collection[str]) -> Wakeup:
     """Fold payloads into one ``Wakeup``; an unknown payload counts as ``*``."""
     found: set[int] = set()
     left: set[int] = set()
-    everything = False
+    everything = failed = False
     for payload in payloads:
         kind, _, value = payload.partition(":")
-        if kind == "run" and value.isdigit():
+        if not value.isdigit():
+            everything = True
+        elif kind in ("run", "retry"):
             found.add(int(value))
-        elif kind == "left" and value.isdigit():
+            failed = failed or kind == "retry"
+        elif kind == "left":
             left.add(int(value))
         else:
             everything = True
-    return Wakeup(frozenset(found), everything, frozenset(left))
+    return Wakeup(frozenset(found), everything, frozenset(left), failed)
 
 
 class PostgresListener:
@@ -118,7 +124,7 @@ class PostgresListener:
         wakeup = parse(payloads)
         if self._missed and self._connection is not None:
             self._missed = False
-            return Wakeup(wakeup.runs, True, wakeup.left_behind)
+            return Wakeup(wakeup.runs, True, wakeup.left_behind, wakeup.failed)
         return wakeup
 
     def close(self) -> None:

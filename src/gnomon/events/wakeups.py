@@ -97,16 +97,20 @@ def notify(home: Path) -> int:
 CHANNEL = "gnomon_wakeup"
 
 
-def announce(session: Session, *, run_pk: int | None = None, left_behind: bool = False) -> None:
+def announce(
+    session: Session, *, run_pk: int | None = None, left_behind: bool = False, failed: bool = False
+) -> None:
     """Inside a transaction on Postgres: wake every scheduler when it commits (``NOTIFY`` is
     delivered at commit, never for a rollback). ``run_pk`` names the run whose instances
     changed, so a scheduler plans that run only (the run's owner among the live schedulers:
     ``scheduler.loop``); without it, everything may have changed. ``left_behind``: a
     scheduler had no slot for some of the run's scheduled instances, so every other one
-    should look at it. On SQLite it does nothing (use :func:`notify` after the commit)."""
+    should look at it. ``failed``: a try of the run failed, so a retry may be due (the
+    schedulers know of retries only from the database). On SQLite it does nothing (use
+    :func:`notify` after the commit)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    kind = "left" if left_behind else "run"
+    kind = "left" if left_behind else "retry" if failed else "run"
     payload = "*" if run_pk is None else f"{kind}:{run_pk}"
     session.execute(
         text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}

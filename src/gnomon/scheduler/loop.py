@@ -432,6 +432,8 @@ class Scheduler:
             heard = self.notifications.receive()
             self._dirty.update(pk for pk in heard.runs if self._owns(pk))
             self._dirty |= heard.left_behind
+            if heard.failed:
+                self._retries_changed = True
             if heard.everything:
                 self._everything_may_have_changed()
         if not busy and time.monotonic() >= self._next_poll:

@@ -11,6 +11,30 @@ from gnomon.semantics.states import RunState
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"])]
 
 
+#: A task whose first try fails, retried at once.
+FLAKY = """
+from datetime import datetime, timedelta
+
+from gnomon import DAG
+from gnomon.operators import PythonOperator
+
+
+def flaky(ti=None):
+    if ti.try_number == 1:
+        raise RuntimeError("the first try fails")
+
+
+with DAG("flaky", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    PythonOperator(
+        task_id="flaky",
+        python_callable=flaky,
+        queue={queue!r},
+        retries=1,
+        retry_delay=timedelta(0),
+    )
+"""
+
+
 def _successful_tries(cluster: Cluster, dag_id: str) -> list[tuple[str, str, int, str]]:
     return [
         (t.run_id, t.task_id, t.try_number, t.worker or "")
@@ -128,3 +152,25 @@ def test_a_worker_stopped_mid_task_ends_its_try_as_shut_down_and_it_runs_again_f
         "the try to be queued again",
     )
     assert cluster.run_states([run]) == {run: RunState.RUNNING}
+
+
+def test_a_try_that_failed_on_a_worker_is_retried_without_waiting_for_the_poll(
+    make_cluster: MakeCluster,
+) -> None:
+    # The fallback poll is far off: only the end's NOTIFY can tell the scheduler that a
+    # retry is due (nothing else here would look for one for five minutes).
+    cluster = make_cluster("redis", GNOMON_SCHEDULER_POLL_INTERVAL="300")
+    queue = cluster.queue("default")
+    cluster.dags_folder.mkdir(parents=True, exist_ok=True)
+    (cluster.dags_folder / "flaky.py").write_text(FLAKY.format(queue=queue))
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    cluster.start_worker("worker-1", [queue], concurrency=1)
+
+    [run] = cluster.trigger("flaky")
+    states = cluster.wait_runs([run], timeout=60)
+
+    assert states[run] is RunState.SUCCESS, cluster.tail()
+    tries = cluster.tries_of("flaky")
+    assert [(t.try_number, t.state) for t in tries] == [(1, "failed"), (2, "success")], tries

@@ -27,3 +27,10 @@ def test_left_payloads_name_runs_another_scheduler_had_no_slot_for() -> None:
     assert heard.left_behind == {5}
     assert heard.everything  # left:x is unreadable
     assert parse(["left:2"]) and not parse(["left:2"]).everything
+
+
+def test_retry_payloads_name_runs_whose_try_failed() -> None:
+    heard = parse(["retry:4", "run:6"])
+    assert heard.runs == {4, 6}
+    assert heard.failed and not heard.everything
+    assert not parse(["run:4"]).failed

@@ -306,7 +306,8 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> Respo
             # where its log is.
             execution.set_log_location(session, try_id, body.log_location)
         if run_pk is not None:
-            wakeups.announce(session, run_pk=run_pk)
+            failed = outcome.state is TaskState.FAILED
+            wakeups.announce(session, run_pk=run_pk, failed=failed)
     if run_pk is not None:
         wakeups.notify(cfg.home)
     if ended_before:
