@@ -3,7 +3,7 @@ applied through the guarded transitions."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,10 @@ from gnomon.store import locks, models, runs, task_instances, transitions, xcoms
 
 #: Past states that let a depends_on_past instance run.
 PAST_OK = (TaskState.SUCCESS, TaskState.SKIPPED)
+#: Runs of DAGs with more tasks than this (or with mapped tasks, whose instances are many)
+#: count their states before reading them all, which planning needs only when some are
+#: undecided.
+COUNT_FIRST_ABOVE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +34,22 @@ class Advanced:
 def advance(session: Session, cache: VersionCache, run: runs.Run, now: datetime) -> Advanced:
     """Decide the run's undecided instances and, once all are finished, the run's state.
 
-    Cheap when nothing is undecided: one count query, no planning.
+    Cheap when nothing is undecided: one count query, no planning. A small DAG's states are
+    read at once instead (fewer rows than ``COUNT_FIRST_ABOVE``: one query either way).
     """
-    counts = task_instances.state_counts(session, run.id)
+    version = cache.get(session, run.dag_version_id)
+    rows = None
+    if version.dag.has_mapped or len(version.dag.tasks) > COUNT_FIRST_ABOVE:
+        counts = task_instances.state_counts(session, run.id)
+    else:
+        rows = task_instances.states_of_run(session, run.id)
+        counts = Counter(state for _, _, state in rows)
     undecided = counts.get(TaskState.NONE, 0)
     unfinished = sum(n for s, n in counts.items() if s not in FINISHED)
     if undecided == 0 and unfinished > 0:
         return Advanced(RunState.RUNNING)
-    version = cache.get(session, run.dag_version_id)
-    rows = task_instances.states_of_run(session, run.id)
+    if rows is None:
+        rows = task_instances.states_of_run(session, run.id)
     ids = {key: ti_id for ti_id, key, _ in rows}
     states = {key: state for _, key, state in rows}
     past = _past_states(session, run, version.dag)
