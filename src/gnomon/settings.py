@@ -226,6 +226,15 @@ class Settings(BaseSettings):
             "(0: any free port)."
         ),
     )
+    worker_bundle_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "`gnomon worker`: DAG bundles (the DAGs folder's files of each version) not used "
+            "for this many days are removed from its cache whenever it fetches a new one."
+        ),
+    )
     worker_hostname: str | None = Field(
         default=None,
         description=(

@@ -107,6 +107,7 @@ def worker_command(
             ),
             # A try must not hold the log server's socket.
             close_in_child=(log_server.fileno(),),
+            bundle_retention=settings.worker_bundle_retention_days * 86400,
         ),
         shutdown_grace=settings.shutdown_grace,
         visibility_timeout=settings.broker_visibility_timeout,

@@ -8,6 +8,7 @@ version was made from with ``BundleCache`` and imports the DAG and its helpers f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -59,10 +61,19 @@ class BundleCache:
     Safe for concurrent processes sharing ``root`` (a Celery worker's pool processes): a
     bundle is built in a temporary folder and renamed into place, so it is seen whole or not
     at all, and a file is written the same way.
+
+    A bundle's folder is touched when it is used (at most every ``TOUCH_EVERY`` seconds), and each
+    time a new bundle is made, bundles unused for ``keep_for`` seconds are removed, then the
+    files no bundle links any more (see ``prune``).
     """
 
-    def __init__(self, root: Path) -> None:
+    #: Seconds between two touches of a bundle in use (one ``stat`` per use otherwise).
+    TOUCH_EVERY = 3600.0
+
+    def __init__(self, root: Path, *, keep_for: float = 7 * 86400.0) -> None:
         self.root = Path(os.path.abspath(root))
+        self.keep_for = keep_for
+        self._touch_every = min(self.TOUCH_EVERY, keep_for / 4)
         self._files = self.root / "files"
 
     def ensure(
@@ -75,10 +86,65 @@ class BundleCache:
         if not _SHA256.match(bundle_hash):
             raise ValueError(f"bundle hash {bundle_hash!r} is not a sha256 (64 hex digits)")
         folder = self.root / bundle_hash
-        if folder.is_dir():
+        try:
+            found = folder.stat()
+        except FileNotFoundError:
+            pass
+        else:
+            if time.time() - found.st_mtime > self._touch_every:
+                _touch(folder)
             return folder
         if manifest_hash(files) != bundle_hash:
             raise ValueError(f"the manifest of bundle {bundle_hash} does not have its hash")
+        try:
+            made = self._build(bundle_hash, files, fetch)
+        except FileNotFoundError:
+            # A cached file was pruned by another process while this one linked it: once
+            # more, fetching it again.
+            made = self._build(bundle_hash, files, fetch)
+        self.prune()
+        return made
+
+    def prune(self, now: float | None = None) -> tuple[int, int]:
+        """Remove the bundles not used for ``keep_for`` seconds, then the cached files no
+        bundle links any more that were not fetched or used for as long, and what builds and
+        prunes that were cut short left behind; how many bundles and files went.
+
+        A bundle is first renamed out of the way, so a process that looks for it after that
+        builds it again rather than finding half of it; one still in use was touched within
+        ``keep_for`` (a try of a version running for longer than that may miss a helper
+        module it imports late)."""
+        cutoff = (time.time() if now is None else now) - self.keep_for
+        bundles = files = 0
+        for entry in _entries(self.root):
+            name = entry.name
+            if name == "files" or not _older(entry, cutoff):
+                continue
+            if _SHA256.match(name):
+                trash = self.root / f".trash.{name}.{os.getpid()}"
+                try:
+                    os.rename(entry.path, trash)
+                except OSError:  # another process took it first
+                    continue
+                shutil.rmtree(trash, ignore_errors=True)
+                bundles += 1
+            elif name.startswith("."):  # a build or prune cut short
+                shutil.rmtree(entry.path, ignore_errors=True)
+        for entry in _entries(self._files):
+            try:
+                links = entry.stat(follow_symlinks=False).st_nlink
+            except FileNotFoundError:
+                continue
+            if links == 1 and _older(entry, cutoff):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    files += 1
+        return bundles, files
+
+    def _build(
+        self, bundle_hash: str, files: Mapping[str, str], fetch: Callable[[str], bytes]
+    ) -> Path:
+        folder = self.root / bundle_hash
         paths = {relative_path(relpath): digest for relpath, digest in files.items()}
         self._files.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{bundle_hash}."))
@@ -114,6 +180,7 @@ class BundleCache:
             raise ValueError(f"file {relative} of bundle {bundle_hash}: {digest!r} is not a sha256")
         path = self._files / digest
         if path.is_file():
+            _touch(path)  # in use again: not for ``prune`` to take
             return path
         content = fetch(digest)
         if sha256(content) != digest:
@@ -124,6 +191,26 @@ class BundleCache:
         # Read-only: the bundles' hard links share it, and no try may change another's.
         write_atomically(path, content, mode=stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         return path
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):  # gone meanwhile: whoever uses it next makes it again
+        os.utime(path)
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as found:
+            return list(found)
+    except FileNotFoundError:
+        return []
+
+
+def _older(entry: os.DirEntry[str], cutoff: float) -> bool:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime < cutoff
+    except FileNotFoundError:
+        return False
 
 
 def write_atomically(path: Path, content: bytes, *, mode: int | None = None) -> None:

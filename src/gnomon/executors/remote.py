@@ -122,6 +122,8 @@ class RunnerConfig:
     upload: Callable[[str], str] | None = None
     #: Descriptors of this process a try must not hold (a pool's channel to its parent...).
     close_in_child: tuple[int, ...] = ()
+    #: Seconds a DAG bundle stays in the cache unused (``bundles.BundleCache.prune``).
+    bundle_retention: float = 7 * 86400.0
 
 
 class RunStatus(StrEnum):
@@ -166,7 +168,9 @@ class TryRunner:
             kill_grace=config.kill_grace, close_in_child=config.close_in_child, die_with_parent=True
         )
         self._dags: dict[int, LoadedVersion] = {}
-        self._bundles = bundles.BundleCache(config.cache_folder / "bundles")
+        self._bundles = bundles.BundleCache(
+            config.cache_folder / "bundles", keep_for=config.bundle_retention
+        )
         self._stop_at: float | None = None
 
     def request_stop(self, grace: float) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -148,3 +150,63 @@ def test_cached_files_are_read_only(tmp_path: Path) -> None:
     folder = bundles.BundleCache(tmp_path).ensure(HASH, MANIFEST, Server(FILES))
 
     assert (folder / "etl.py").stat().st_mode & 0o222 == 0
+
+
+def _age(path: Path, days: float) -> None:
+    """Make ``path`` look last used ``days`` ago."""
+    when = time.time() - days * 86400
+    os.utime(path, (when, when))
+
+
+def test_bundles_unused_for_the_retention_go_when_a_new_one_is_made(tmp_path: Path) -> None:
+    cache = bundles.BundleCache(tmp_path, keep_for=7 * 86400)
+    old = cache.ensure(HASH, MANIFEST, Server(FILES))
+    kept_files = {"etl.py": b"import helpers.names\n", "helpers/names.py": b"NAME = 'new'\n"}
+    recent = cache.ensure(
+        bundles.manifest_hash(_manifest(kept_files)), _manifest(kept_files), Server(kept_files)
+    )
+    _age(old, 8)
+    for path in (tmp_path / "files").iterdir():
+        _age(path, 8)  # fetched long ago; the files the recent bundle links stay anyway
+    (tmp_path / f".{HASH}.interrupted").mkdir()  # a build that was cut short
+    _age(tmp_path / f".{HASH}.interrupted", 8)
+
+    newest_files = {"etl.py": b"import helpers.names\nprint('v3')\n"}
+    newest = cache.ensure(
+        bundles.manifest_hash(_manifest(newest_files)),
+        _manifest(newest_files),
+        Server(newest_files),
+    )
+
+    assert not old.exists()
+    assert recent.is_dir() and newest.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["files", recent.name, newest.name])
+    # Only the contents some bundle still links are kept: not the old bundle's SQL files
+    # or its helper module.
+    cached = {p.name for p in (tmp_path / "files").iterdir()}
+    assert cached == set(_manifest(kept_files).values()) | set(_manifest(newest_files).values())
+    assert (recent / "helpers" / "names.py").read_bytes() == b"NAME = 'new'\n"
+
+
+def test_a_bundle_in_use_is_touched_and_kept(tmp_path: Path) -> None:
+    cache = bundles.BundleCache(tmp_path, keep_for=7 * 86400)
+    folder = cache.ensure(HASH, MANIFEST, Server(FILES))
+    _age(folder, 8)
+
+    assert cache.ensure(HASH, MANIFEST, Server(FILES)) == folder  # a try uses it again
+    assert cache.prune() == (0, 0)
+    assert folder.is_dir()
+
+
+def test_a_pruned_bundle_is_made_again_when_a_try_needs_it(tmp_path: Path) -> None:
+    cache = bundles.BundleCache(tmp_path, keep_for=7 * 86400)
+    folder = cache.ensure(HASH, MANIFEST, Server(FILES))
+    _age(folder, 8)
+    for path in (tmp_path / "files").iterdir():
+        _age(path, 8)
+
+    assert cache.prune() == (1, len(set(MANIFEST.values())))
+    server = Server(FILES)
+    assert cache.ensure(HASH, MANIFEST, server) == folder
+    assert sorted(server.asked) == sorted(set(MANIFEST.values()))
+    assert (folder / "helpers" / "names.py").read_bytes() == FILES["helpers/names.py"]
