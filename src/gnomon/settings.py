@@ -193,6 +193,15 @@ class Settings(BaseSettings):
             "one). Not those of running tries: workers renew them while the tries run."
         ),
     )
+    broker_socket_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Redis broker: seconds a connection or a command may take before it is given up "
+            "and retried on a new connection (a Redis cut off by the network never answers)."
+        ),
+    )
     task_queued_timeout: float = Field(
         default=600.0,
         gt=0,

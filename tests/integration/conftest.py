@@ -314,6 +314,12 @@ def require_broker(name: str) -> str:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The test Redis server's URL (fails under CI, skips elsewhere, if it is unreachable)."""
+    return require_broker("redis")
+
+
+@pytest.fixture
 def make_cluster(db_url: str, tmp_path: Path) -> Iterator[MakeCluster]:
     """``make_cluster(broker="redis", broker_url=None, metadata_url=None, **env)``: a cluster
     on this test's Postgres database (or on ``metadata_url``, a migrated database elsewhere);

@@ -82,6 +82,7 @@ def _executor(settings: settings_module.Settings) -> Executor:
             token_key=database.execution_key(settings),
             queued_timeout=settings.task_queued_timeout,
             visibility_timeout=settings.broker_visibility_timeout,
+            socket_timeout=settings.broker_socket_timeout,
         )
     try:
         return LocalExecutor(

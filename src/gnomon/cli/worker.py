@@ -111,6 +111,7 @@ def worker_command(
         ),
         shutdown_grace=settings.shutdown_grace,
         visibility_timeout=settings.broker_visibility_timeout,
+        socket_timeout=settings.broker_socket_timeout,
     )
     app = build_app(config)
     click.echo(

@@ -123,8 +123,10 @@ class CeleryExecutor:
         token_key: bytes,
         queued_timeout: float,
         visibility_timeout: float = 600.0,
+        socket_timeout: float = 30.0,
     ) -> None:
         self._broker_url = broker_url
+        self._socket_timeout = socket_timeout
         self._token_key = token_key
         # A start token must outlive the longest wait in the queue: after task_queued_timeout
         # the scheduler takes the try back, and its old message is refused anyway.
@@ -135,7 +137,11 @@ class CeleryExecutor:
         self._stopping = False
 
     def start(self) -> None:
-        self._app = make_app(self._broker_url, visibility_timeout=self._visibility_timeout)
+        self._app = make_app(
+            self._broker_url,
+            visibility_timeout=self._visibility_timeout,
+            socket_timeout=self._socket_timeout,
+        )
         self._publisher.start()
 
     @property

@@ -35,7 +35,9 @@ def is_redis(broker_url: str) -> bool:
     return broker_url.startswith(("redis://", "rediss://", "redis+socket://"))
 
 
-def make_app(broker_url: str, *, visibility_timeout: float = 600.0) -> Celery:
+def make_app(
+    broker_url: str, *, visibility_timeout: float = 600.0, socket_timeout: float = 30.0
+) -> Celery:
     app = Celery("gnomon", broker=broker_url, set_as_current=False)
     options: dict[str, Any] = {}
     if is_redis(broker_url):
@@ -43,6 +45,11 @@ def make_app(broker_url: str, *, visibility_timeout: float = 600.0) -> Celery:
         # which workers renew (executors.redis_leases). It may be short: it brings back the
         # messages of a worker that died, and those prefetched by a busy one.
         options["visibility_timeout"] = visibility_timeout
+        # redis-py waits forever by default: a Redis cut off without a reset (a network
+        # partition, a host gone) would hang a publish or an acknowledgement for good. An
+        # error instead is retried on a new connection (AMQP has its heartbeats for this).
+        options["socket_timeout"] = socket_timeout
+        options["socket_connect_timeout"] = socket_timeout
     app.conf.update(
         broker_connection_retry_on_startup=True,
         # A worker never gives up on a broker that is away (Celery's default stops it after

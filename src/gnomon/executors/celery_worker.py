@@ -56,6 +56,7 @@ class WorkerConfig:
     runner: remote.RunnerConfig
     shutdown_grace: float
     visibility_timeout: float = 600.0
+    socket_timeout: float = 30.0
 
 
 class _PoolProcess:
@@ -65,7 +66,11 @@ class _PoolProcess:
 
 
 def build_app(config: WorkerConfig) -> Celery:
-    app = make_app(config.broker_url, visibility_timeout=config.visibility_timeout)
+    app = make_app(
+        config.broker_url,
+        visibility_timeout=config.visibility_timeout,
+        socket_timeout=config.socket_timeout,
+    )
     # Celery's tracer logs every task's success at INFO in the pool process (with a repr of
     # its arguments): a line per try that the try's own log and the database already tell,
     # for ~0.1-0.2 ms of CPU each. Warnings and errors still show; so does the main
