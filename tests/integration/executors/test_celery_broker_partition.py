@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,26 +14,9 @@ import redis
 from support.blackhole import Blackhole
 from support.processes import wait_for
 from support.remote import execution_key
+from support.workloads import workload
 
-from gnomon.executors.base import Workload
 from gnomon.executors.celery import CeleryExecutor
-from gnomon.runtime.protocol import TryRequest
-
-
-def _workload(try_id: int, queue: str) -> Workload:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    return Workload(
-        try_id=try_id,
-        run_pk=1,
-        request=TryRequest("dag", f"t{try_id}", -1, 1, "r", now, now, now),
-        dag_version_id=1,
-        version_hash="0" * 64,
-        fileloc="dag.py",
-        dags_folder="/dags",
-        log_path="/logs/try.log",
-        timeout=None,
-        queue=queue,
-    )
 
 
 @pytest.fixture
@@ -59,11 +41,11 @@ def test_a_publish_to_a_redis_cut_off_by_the_network_times_out_and_is_retried(
     caplog.set_level(logging.INFO, logger="gnomon.executors.celery")
     executor.start()
     try:
-        executor.submit(_workload(1, queue))
+        executor.submit(workload(1, queue))
         wait_for(lambda: direct.llen(queue) == 1)
 
         proxy.cut()
-        executor.submit(_workload(2, queue))
+        executor.submit(workload(2, queue))
         # Without a socket timeout the publish would wait for an answer forever.
         wait_for(lambda: "cannot send try 2" in caplog.text, timeout=30)
         assert direct.llen(queue) == 1

@@ -5,28 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 
 from support.processes import eventually
+from support.workloads import workload
 
 from gnomon.executors.base import Workload
 from gnomon.executors.celery import Publisher
-from gnomon.runtime.protocol import TryRequest
-
-
-def _workload(try_id: int) -> Workload:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    return Workload(
-        try_id=try_id,
-        run_pk=1,
-        request=TryRequest("dag", f"t{try_id}", -1, 1, "r", now, now, now),
-        dag_version_id=1,
-        version_hash="0" * 64,
-        fileloc="dag.py",
-        dags_folder="/dags",
-        log_path="/logs/try.log",
-        timeout=None,
-    )
 
 
 class Broker:
@@ -49,7 +33,7 @@ def test_workloads_are_sent_in_the_order_they_were_put() -> None:
     publisher = Publisher(broker.send)
     publisher.start()
     for try_id in (1, 2, 3):
-        publisher.put(_workload(try_id))
+        publisher.put(workload(try_id))
 
     assert eventually(lambda: broker.sent == [1, 2, 3])
     assert publisher.unsent == 0
@@ -63,7 +47,7 @@ def test_a_broker_that_is_down_holds_up_neither_the_caller_nor_the_order() -> No
     publisher.start()
     started = time.monotonic()
     for try_id in (1, 2, 3):
-        publisher.put(_workload(try_id))
+        publisher.put(workload(try_id))
     assert time.monotonic() - started < 0.5  # put never waits for the broker
     assert eventually(lambda: broker.attempts >= 3)
     assert (broker.sent, publisher.unsent) == ([], 3)
@@ -81,7 +65,7 @@ def test_stopping_while_the_broker_is_down_reports_what_was_not_sent() -> None:
     publisher = Publisher(broker.send, retry_first=30, retry_max=30)
     publisher.start()
     for try_id in (1, 2):
-        publisher.put(_workload(try_id))
+        publisher.put(workload(try_id))
     assert eventually(lambda: broker.attempts == 1)
 
     started = time.monotonic()
