@@ -288,7 +288,14 @@ class Scheduler:
         self._retry_at = None
 
     def _heartbeat(self, session: Session, now: datetime) -> None:
-        tries.heartbeat(session, self.executor.running_try_ids(), now)
+        running = self.executor.running_try_ids()
+        tries.heartbeat(session, running, now)
+        for try_id in tries.given_up(session, running) if running else ():
+            # An operator marked its instance (or it was failed meanwhile): its late report
+            # will lose anyway; stop it now, as a remote worker does when its heartbeat is
+            # refused.
+            log.info("try %s: its task instance is no longer running: killing it", try_id)
+            self.executor.kill(try_id)
         if self.job_id is not None and not jobs.heartbeat(session, self.job_id, now):
             raise DeclaredDead(
                 f"scheduler job {self.job_id} was ended by another scheduler, which took over "

@@ -1,9 +1,11 @@
 """Marking task instances or a whole run ``success`` or ``failed`` by hand (the API, the UI).
 
 A mark is a guarded transition like any other: an instance that changed state between the
-read and the write is left as it is. Marking does not kill a running try: its process runs on,
-and its late report loses (the instance is no longer ``running``), so what it pushes is
-dropped.
+read and the write is left as it is. A running try of a marked instance is killed: a remote
+worker's next heartbeat is refused (``store.execution.beat``), and a scheduler kills its
+executor's tries whose instance is no longer running at its next heartbeat
+(``store.tries.given_up``). The try's end is recorded on the try; the instance keeps its
+mark.
 """
 
 from __future__ import annotations

@@ -179,6 +179,27 @@ def heartbeat(session: Session, try_ids: Collection[int], now: datetime) -> None
         )
 
 
+def given_up(session: Session, try_ids: Collection[int]) -> list[int]:
+    """Of the tries ``try_ids`` (running, as their executor sees them), those to stop: ended
+    in the database (failed as a zombie, say) or whose instance is no longer queued or
+    running (an operator marked it). A try whose start is not recorded yet is not one."""
+    stopped: list[int] = []
+    instance = models.TaskInstance
+    for chunk in sql.chunks(sorted(try_ids)):
+        stopped += session.scalars(
+            select(models.TaskTry.id)
+            .join(instance, instance.id == models.TaskTry.task_instance_id)
+            .where(
+                models.TaskTry.id.in_(chunk),
+                or_(
+                    models.TaskTry.state.not_in(HOLDS_SLOT),
+                    instance.state.not_in([TaskState.QUEUED, TaskState.RUNNING]),
+                ),
+            )
+        )
+    return stopped
+
+
 def silent_since(session: Session, cutoff: datetime) -> list[Try]:
     """Running tries whose last heartbeat is older than ``cutoff`` (zombies), by id (the
     order every scheduler locks them in)."""
