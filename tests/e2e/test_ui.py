@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from support.processes import wait_for
-from support.standalone import Standalone
+from support.standalone import STANDALONE, Standalone
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,6 +50,24 @@ with DAG(
     greet >> done
 """
 
+#: Its first task waits for a file named ``gate`` beside the DAGs folder, so that a test
+#: can look at the second before it starts.
+GATED_DAG = """
+from datetime import datetime
+from pathlib import Path
+from gnomon import DAG
+from gnomon.operators import BashOperator
+
+GATE = Path(__file__).resolve().parent.parent / "gate"
+
+with DAG("ui_gated", schedule=None, start_date=datetime(2026, 1, 1)):
+    wait = BashOperator(
+        task_id="wait", bash_command=f"while [ ! -e '{GATE}' ]; do sleep 0.05; done"
+    )
+    after = BashOperator(task_id="after", bash_command="echo after the gate")
+    wait >> after
+"""
+
 pytestmark = pytest.mark.slow
 
 
@@ -62,14 +80,17 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A standalone on a small DAGs folder: its address and the admin's password."""
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A standalone on a small DAGs folder: its address and the admin's password. Its log
+    is in the report of a test that fails."""
     _require_chromium()
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "ui_greeting.py").write_text(DAG)
+    (dags / "ui_gated.py").write_text(GATED_DAG)
     runner = Standalone(tmp_path, f"sqlite:///{tmp_path / 'gnomon.db'}", dags)
     runner.start()
+    request.node.stash[STANDALONE] = runner
     base = f"http://127.0.0.1:{runner.port}"
     password_file = tmp_path / "home" / "standalone_admin_password.txt"
 
@@ -110,16 +131,20 @@ def _shot(page: Page, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_a_user_triggers_watches_reads_the_log_clears_and_logs_out(
-    server: tuple[str, str], page: Page
-) -> None:
-    base, password = server
+def _log_in(page: Page, base: str, password: str) -> None:
     page.goto(f"{base}/")
     expect(page).to_have_url(re.compile(r"/login\?next="))
     _shot(page, "login")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+def test_a_user_triggers_watches_reads_the_log_clears_and_logs_out(
+    server: tuple[str, str], page: Page
+) -> None:
+    base, password = server
+    _log_in(page, base, password)
 
     # The DAG list, once the DAG processor has parsed the folder.
     expect(page.locator("tr[data-dag-id=ui_greeting]")).to_be_visible(timeout=60_000)
@@ -173,3 +198,26 @@ def test_a_user_triggers_watches_reads_the_log_clears_and_logs_out(
     page.context.add_cookies([{"name": old["name"], "value": old["value"], "url": base}])
     response = page.request.get(f"{base}/api/v1/dags")
     assert response.status == 401
+
+
+def test_a_task_page_opened_before_the_task_starts_follows_it_to_the_end(
+    server: tuple[str, str], page: Page, tmp_path: Path
+) -> None:
+    base, password = server
+    _log_in(page, base, password)
+    expect(page.locator("tr[data-dag-id=ui_gated]")).to_be_visible(timeout=60_000)
+    page.goto(f"{base}/dags/ui_gated/trigger")
+    page.click("#trigger-submit")
+    expect(page).to_have_url(re.compile(r"/dags/ui_gated(\?.*)?$"))
+    wait_cell = page.locator("tr[data-task-id=wait] td.cell").last
+    expect(wait_cell).to_have_class(re.compile(r"\bs-running\b"), timeout=60_000)
+
+    # Its upstream is running: the instance has no try yet, and the page says so...
+    page.locator("tr[data-task-id=after] td.cell").last.click()
+    expect(page).to_have_url(re.compile(r"/runs/.+/tasks/after\?map_index=-1"))
+    expect(page.locator("#ti-state")).to_have_text("none")
+    # ...and keeps looking: once the gate opens, the page shows its try and its end.
+    (tmp_path / "gate").touch()
+    expect(page.locator("#tries a", has_text="Try 1")).to_be_visible(timeout=60_000)
+    expect(page.locator("#ti-state")).to_have_text("success", timeout=60_000)
+    expect(page.locator("#log")).to_contain_text("after the gate")

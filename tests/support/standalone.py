@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support.cli import gnomon
 
 
@@ -26,6 +28,10 @@ def free_ports(count: int) -> list[int]:
         for s in sockets:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in sockets]
+
+
+#: Where a test's fixture keeps its standalone, for its log in the test's failure report.
+STANDALONE = pytest.StashKey["Standalone"]()
 
 
 class Standalone:
@@ -76,3 +82,12 @@ class Standalone:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+
+    def logs(self) -> str:
+        """Every standalone's output so far."""
+        parts = []
+        for index in range(len(self.processes)):
+            path = self.root / f"standalone-{index}.log"
+            if path.exists():
+                parts.append(f"--- {path.name} ---\n{path.read_text(errors='replace')}")
+        return "\n".join(parts)

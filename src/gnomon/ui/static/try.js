@@ -1,7 +1,7 @@
 // One try of a task instance: its state and times, XComs, rendered fields, and its log (live).
 import { clearTasks, markTasks } from "./actions.js";
 import {
-  api, badge, enc, esc, fmtDate, fmtDuration, isActive, poll, showError, since, stateClass,
+  FINISHED, api, badge, enc, esc, fmtDate, fmtDuration, poll, showError, since, stateClass,
   taskUrl,
 } from "./common.js";
 
@@ -161,7 +161,9 @@ function watch() {
       renderTi(ti);
       followLog();
     }
-    const active = isActive(ti.state) || !ti.state;
+    // Until it finishes: "none" too, which is where a cleared instance, or one whose
+    // upstream is still running, waits for the scheduler.
+    const active = !FINISHED.has(ti.state);
     if (!active) loadXcoms().catch((error) => showError(errorBox, error));
     return active;
   }, 2000);
