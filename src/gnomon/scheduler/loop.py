@@ -42,7 +42,7 @@ from gnomon.scheduler.backoff import Backoff
 from gnomon.scheduler.exceptions import DeclaredDead
 from gnomon.scheduler.versions import VersionCache
 from gnomon.semantics.states import RunState, TaskState
-from gnomon.store import db, jobs, runs, task_instances, transitions, tries
+from gnomon.store import db, jobs, runs, stats, task_instances, transitions, tries
 from gnomon.store.exceptions import DatabaseLocked, DatabaseUnavailable
 from gnomon.store.models import JobState, JobType
 
@@ -93,13 +93,12 @@ class Scheduler:
         self.executor = executor
         self.config = config
         self.cache = VersionCache()
+        self.upstream_ends = stats.UpstreamEnds()
         self.job_id: int | None = None
         self.queuer: queueing.Queuer | None = None
         self.listener: wakeups.Listener | None = None
         self.notifications: notifications.PostgresListener | None = None
         self._dirty: set[int] = set()
-        #: The runs this pass claimed (read under their lock), for queueing to reuse.
-        self._pass_runs: dict[int, runs.Run] = {}
         #: The live schedulers' job ids, sorted (``_owns``).
         self._peers: tuple[int, ...] = ()
         self._sweep = True  # plan every running run (start, wake-ups, fallback poll)
@@ -246,11 +245,11 @@ class Scheduler:
             if monotonic >= self._next_zombie_check:
                 self._next_zombie_check = monotonic + self.config.zombie_interval
                 self._check_silence(session, now, monotonic)
-            self._advance(session, now)
+            # The runs claimed (read under their lock) are not read again to queue.
+            claimed = self._advance(session, now)
             queued = self.queuer.queue(
-                session, self.cache, self.executor.open_slots, now, known_runs=self._pass_runs
+                session, self.cache, self.executor.open_slots, now, known_runs=claimed
             )
-            self._pass_runs = {}
             if queued.left_behind is not None and self._scheduled_more:
                 # Only when this pass added work: others told of earlier work took what
                 # they had room for, and each queues more as its own tries end.
@@ -379,7 +378,7 @@ class Scheduler:
     def _apply(self, session: Session, events: list[Event], now: datetime) -> None:
         for event in events:
             if isinstance(event, TryStarted):
-                outcomes.started(session, event, now, self.cache)
+                outcomes.started(session, event, now, self.cache, ends=self.upstream_ends)
             elif isinstance(event, TryEnded):
                 run_pk = outcomes.ended(session, self.cache, event)
                 if run_pk is not None:
@@ -387,19 +386,18 @@ class Scheduler:
                 if event.outcome.state is TaskState.FAILED:
                     self._retries_changed = True
 
-    def _advance(self, session: Session, now: datetime) -> None:
-        self._pass_runs = {}
+    def _advance(self, session: Session, now: datetime) -> dict[int, runs.Run]:
+        """Plan the dirty runs; the runs it claimed, by id."""
         if self._sweep:
             self._sweep = False
             self._refresh_peers(session, now)
             self._dirty.update(r.id for r in runs.in_states(session, [RunState.RUNNING]))
         dirty, self._dirty = self._dirty, set()
         if not dirty:
-            return
+            return {}
         # A run another scheduler is planning stays dirty here: its plan may predate what
         # this pass changed (uncommitted, so invisible to it), so this one plans it again.
         claimed, held = runs.claim(session, dirty)
-        self._pass_runs = {run.id: run for run in claimed}
         self._held_runs |= held
         self._contended = self._contended or bool(held)
         for run in claimed:
@@ -412,6 +410,7 @@ class Scheduler:
                 log.info("run %s of %s ended: %s", run.run_id, run.dag_id, state.value)
                 self._create_runs = True  # a slot under max_active_runs may have opened
                 self._start_runs = True
+        return {run.id: run for run in claimed}
 
     # -- waiting -----------------------------------------------------------------------------
     def _wait(self, stop: threading.Event) -> None:

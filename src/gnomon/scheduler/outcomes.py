@@ -26,6 +26,7 @@ def started(
     cache: VersionCache,
     *,
     known: execution.TryInRun | None = None,
+    ends: stats.UpstreamEnds | None = None,
 ) -> bool:
     """The try's process is running: ``queued -> running`` for the try and its instance;
     True if this call moved it (a try starts once: a second start of the same try loses).
@@ -33,35 +34,33 @@ def started(
     the task's upstream from ``cache`` (the caller's long-lived one: a version is loaded once).
     ``known``: the try with its instance and run, as the caller read them in this
     transaction (the execution API does, to answer), which are then not read again.
+    ``ends``: the caller's long-lived ``stats.UpstreamEnds``, for the hop's upstream end.
 
     Race: the try was already given up (a zombie sweep, an operator) before its start was
     reported; the transitions lose and the late start changes nothing."""
     attempt = known.attempt if known is not None else tries.get(session, event.try_id)
     if attempt is None:
         return False
-    won = transitions.set_try_state(
+    won, moved = transitions.set_try_then_ti_state(
         session,
         event.try_id,
+        attempt.task_instance_id,
         expected=TaskState.QUEUED,
         new=TaskState.RUNNING,
-        start_date=event.started_at,
-        pid=event.pid,
-        hostname=event.hostname,
-        worker=event.worker,
-        heartbeat_at=now,
-        **({"log_location": event.log_location} if event.log_location else {}),
+        try_fields={
+            "start_date": event.started_at,
+            "pid": event.pid,
+            "hostname": event.hostname,
+            "worker": event.worker,
+            "heartbeat_at": now,
+            **({"log_location": event.log_location} if event.log_location else {}),
+        },
+        ti_expected=TaskState.QUEUED,
+        ti_new=TaskState.RUNNING,
+        ti_fields={"start_date": event.started_at, "hostname": event.hostname, "pid": event.pid},
     )
     if won:
         metrics.TRIES_STARTED.inc()
-        moved = transitions.set_ti_state(
-            session,
-            attempt.task_instance_id,
-            expected=TaskState.QUEUED,
-            new=TaskState.RUNNING,
-            start_date=event.started_at,
-            hostname=event.hostname,
-            pid=event.pid,
-        )
         # A retry's or a cleared instance's start is not a hand-off: its upstream ended long
         # before, by design.
         if moved and attempt.try_number == 1:
@@ -73,19 +72,23 @@ def started(
                 )
             )
             if origin is not None:
-                _observe_hop(session, cache, origin, event)
+                _observe_hop(session, cache, ends or stats.UpstreamEnds(), origin, event)
     return won
 
 
 def _observe_hop(
-    session: Session, cache: VersionCache, origin: stats.InstanceOrigin, event: TryStarted
+    session: Session,
+    cache: VersionCache,
+    ends: stats.UpstreamEnds,
+    origin: stats.InstanceOrigin,
+    event: TryStarted,
 ) -> None:
     """From the latest end among the instance's upstream instances to its start; nothing for
     a task without upstream (its run's start is not a hand-off)."""
     task = cache.get(session, origin.dag_version_id).dag.tasks.get(origin.task_id)
     if task is None or not task.upstream:
         return
-    latest = stats.latest_end(session, origin.run_pk, task.upstream)
+    latest = ends.latest(session, origin.run_pk, task.upstream)
     if latest is not None:
         # Clocks of different machines: a start "before" its upstream's end counts as 0.
         metrics.TASK_HOP_SECONDS.observe(max(0.0, (event.started_at - latest).total_seconds()))
@@ -118,22 +121,33 @@ def ended(
     attempt, ti = found
     outcome = event.outcome
     try_state = TaskState.FAILED if outcome.state is TaskState.FAILED else outcome.state
-    won = transitions.set_try_state(
+    # Decided before the try's transition, so both go in one statement where they can: the
+    # instance's state only counts if the try's transition wins.
+    ti_state, ti_fields = _instance_end(session, cache, ti, outcome, event.ended_at)
+    won, ti_won = transitions.set_try_then_ti_state(
         session,
         event.try_id,
+        ti.id,
         expected=HOLDS_SLOT,
         new=try_state,
-        end_date=event.ended_at,
-        exit_reason=outcome.exit_reason[:1000],
-        error=outcome.error,
-        **({"start_date": event.started_at} if attempt.start_date is None else {}),
-        **({"pid": event.pid} if attempt.pid is None else {}),
-        **({"log_location": event.log_location} if event.log_location else {}),
+        try_fields={
+            "end_date": event.ended_at,
+            "exit_reason": outcome.exit_reason[:1000],
+            "error": outcome.error,
+            **({"start_date": event.started_at} if attempt.start_date is None else {}),
+            **({"pid": event.pid} if attempt.pid is None else {}),
+            **({"log_location": event.log_location} if event.log_location else {}),
+        },
+        ti_expected=HOLDS_SLOT,
+        ti_new=ti_state,
+        ti_fields=ti_fields,
     )
     if not won:
         return None
     _observe_end(try_state, attempt.start_date or event.started_at, event.ended_at)
-    return _finish_instance(session, cache, ti, outcome, event.ended_at)
+    if not ti_won:
+        return None
+    return _instance_ended(session, ti, outcome, ti_state, event.ended_at)
 
 
 def _finish_instance(
@@ -146,7 +160,21 @@ def _finish_instance(
     """The instance's state after its try ended, with its retry decided; its run's pk if
     it changed. ``ti`` may have been read before the try's transition in this transaction:
     what it says is only trusted as far as its own guarded transition wins."""
-    run_pk = ti.dag_run_id
+    new_state, fields = _instance_end(session, cache, ti, outcome, ended_at)
+    won = transitions.set_ti_state(session, ti.id, expected=HOLDS_SLOT, new=new_state, **fields)
+    if not won:
+        return None
+    return _instance_ended(session, ti, outcome, new_state, ended_at)
+
+
+def _instance_end(
+    session: Session,
+    cache: VersionCache,
+    ti: task_instances.TI,
+    outcome: TryOutcome,
+    ended_at: datetime,
+) -> tuple[TaskState, dict[str, object]]:
+    """The state and fields of an instance whose try ended so, its retry decided."""
     new_state = outcome.state
     fields: dict[str, object] = {"end_date": ended_at, "note": outcome.error}
     if ti.start_date is not None:
@@ -157,7 +185,7 @@ def _finish_instance(
             fields["retry_at"] = ended_at
             fields["max_tries"] = ti.max_tries + 1  # a shutdown does not use up a retry
         else:
-            run = runs.get_by_pk(session, run_pk)
+            run = runs.get_by_pk(session, ti.dag_run_id)
             assert run is not None
             task = cache.get(session, run.dag_version_id).dag.tasks[ti.task_id]
             # max_tries, not the task's retries: a clear grants the instance more tries.
@@ -171,9 +199,18 @@ def _finish_instance(
             )
             new_state = decided.state
             fields["retry_at"] = decided.retry_at
-    won = transitions.set_ti_state(session, ti.id, expected=HOLDS_SLOT, new=new_state, **fields)
-    if not won:
-        return None
+    return new_state, fields
+
+
+def _instance_ended(
+    session: Session,
+    ti: task_instances.TI,
+    outcome: TryOutcome,
+    new_state: TaskState,
+    ended_at: datetime,
+) -> int:
+    """What follows an instance's end once its transition won; its run's pk."""
+    run_pk = ti.dag_run_id
     if new_state is TaskState.SUCCESS:
         xcoms.store(session, run_pk, ti.task_id, ti.map_index, outcome.xcoms, outcome.xcom_lengths)
         if outcome.skip:

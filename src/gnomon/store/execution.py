@@ -11,9 +11,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gnomon.semantics.states import TaskState
@@ -48,20 +48,30 @@ _RUNS = cast(Table, models.DagRun.__table__)
 #: Core (table columns: ORM attributes would route it through the ORM's execution path),
 #: built once: the ORM would load and track three objects per start, and build and hash the
 #: statement each time, for values that are copied into frozen ones at once.
-_TRY_IN_RUN = (
+_IN_RUN = (
     select(*itertools.chain.from_iterable(_TRY_IN_RUN_COLUMNS))
     .join_from(_TRIES, _INSTANCES, _INSTANCES.c.id == _TRIES.c.task_instance_id)
     .join(_RUNS, _RUNS.c.id == _INSTANCES.c.dag_run_id)
-    .where(_TRIES.c.id == bindparam("try_id"))
 )
+_TRY_IN_RUN = _IN_RUN.where(_TRIES.c.id == bindparam("try_id"))
+#: Two tries at once (an end and the next start it carries): one round trip, not two.
+_TWO_IN_RUN = _IN_RUN.where(_TRIES.c.id.in_([bindparam("first"), bindparam("second")]))
 
 
 def try_in_run(session: Session, try_id: int) -> TryInRun | None:
     """The try, its instance and its run, in one query; None if the try does not exist.
     Pass it on to ``scheduler.outcomes.started`` (``known``), which then reads none again."""
     row = session.execute(_TRY_IN_RUN, {"try_id": try_id}).first()
-    if row is None:
-        return None
+    return None if row is None else _try_in_run(row)
+
+
+def tries_in_run(session: Session, first: int, second: int) -> dict[int, TryInRun]:
+    """``try_in_run`` of two tries in one query, by try id (those that exist)."""
+    rows = session.execute(_TWO_IN_RUN, {"first": first, "second": second})
+    return {found.attempt.id: found for found in map(_try_in_run, rows)}
+
+
+def _try_in_run(row: Row[Any]) -> TryInRun:
     attempt, instance, run = sql.slices(row, _TRY_IN_RUN_COLUMNS)
     return TryInRun(tries.Try(*attempt), task_instances.TI(*instance), runs.Run(*run))
 

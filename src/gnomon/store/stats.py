@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from gnomon.semantics.states import RunState, TaskState
+from gnomon.semantics.states import FINISHED, RunState, TaskState
 from gnomon.store import models
 from gnomon.store.runs import ACTIVE
 
@@ -61,16 +61,40 @@ def instance_origin(session: Session, ti_id: int) -> InstanceOrigin | None:
 
 
 _INSTANCES = models.TaskInstance.__table__
-#: Core, built once: it runs for every first try that starts.
-_LATEST_END = select(func.max(_INSTANCES.c.end_date)).where(
+#: Core, built once: it runs for every first try that starts (whose upstream ends are not
+#: known yet). The count says whether every one of those instances has finished.
+_LATEST_END = select(
+    func.max(_INSTANCES.c.end_date),
+    func.count().filter(_INSTANCES.c.state.not_in([state.value for state in FINISHED])),
+).where(
     _INSTANCES.c.dag_run_id == bindparam("run_pk"),
     _INSTANCES.c.task_id.in_(bindparam("task_ids", expanding=True)),
 )
 
 
-def latest_end(session: Session, run_pk: int, task_ids: Collection[str]) -> datetime | None:
-    """The latest end among the instances (every map index) of ``task_ids`` in the run."""
-    found: datetime | None = session.scalar(
-        _LATEST_END, {"run_pk": run_pk, "task_ids": list(task_ids)}
-    )
-    return found
+class UpstreamEnds:
+    """The latest end among a run's upstream instances, kept once all of them finished.
+
+    A fan-out's thousand tasks share one upstream, so their first tries' starts (each
+    measures its hand-off from that end: ``gnomon_task_hop_seconds``) read it once, not a
+    thousand times. Finished instances keep their end until cleared, and a cleared
+    instance's downstream then runs a later try, which is not measured. Bounded: the oldest
+    half goes when it is full. Safe to share between threads (single dict operations)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._ends: dict[tuple[int, frozenset[str]], datetime | None] = {}
+
+    def latest(self, session: Session, run_pk: int, task_ids: Collection[str]) -> datetime | None:
+        """The latest end among the instances (every map index) of ``task_ids`` in the run."""
+        key = (run_pk, frozenset(task_ids))
+        if key in self._ends:
+            return self._ends[key]
+        row = session.execute(_LATEST_END, {"run_pk": run_pk, "task_ids": sorted(key[1])}).one()
+        found: datetime | None = row[0]
+        if row[1] == 0:
+            if len(self._ends) >= self.size:
+                for old in list(self._ends)[: self.size // 2]:
+                    self._ends.pop(old, None)
+            self._ends[key] = found
+        return found

@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TypeVar, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Select, Table, Update, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ClauseElement
@@ -151,6 +151,87 @@ def set_try_state(
     - *A retry after a zombie*: a report for try 1 cannot touch try 2, which is another row.
     """
     return bool(_transition(session, models.TaskTry, [try_id], expected, new, fields))
+
+
+def set_try_then_ti_state(
+    session: Session,
+    try_id: int,
+    ti_id: int,
+    *,
+    expected: TaskState | Collection[TaskState],
+    new: TaskState,
+    try_fields: Mapping[str, object],
+    ti_expected: TaskState | Collection[TaskState],
+    ti_new: TaskState,
+    ti_fields: Mapping[str, object],
+) -> tuple[bool, bool]:
+    """``set_try_state`` of try ``try_id``, then, only if it won, ``set_ti_state`` of its
+    instance ``ti_id``: whether each won. The races are theirs.
+
+    On Postgres it is one statement: two data-modifying CTEs, the instance's guarded by
+    what the try's returned, so the instance moves only if the try did, as with two
+    statements in turn (a try's start and end are the execution API's hottest writes, and
+    each statement is a round trip). Elsewhere, and for fields computed in SQL, two."""
+    fields = {"try": try_fields, "ti": ti_fields}
+    computed = any(isinstance(v, ClauseElement) for f in fields.values() for v in f.values())
+    if computed or not locks.contended(session):
+        won = set_try_state(session, try_id, expected=expected, new=new, **try_fields)
+        return won, won and set_ti_state(
+            session, ti_id, expected=ti_expected, new=ti_new, **ti_fields
+        )
+    try_states, ti_states = _as_states(expected), _as_states(ti_expected)
+    stmt = _pair_statement(
+        tuple(sorted(try_fields)), len(try_states), tuple(sorted(ti_fields)), len(ti_states)
+    )
+    params: dict[str, object] = {"try_id": try_id, "ti_id": ti_id}
+    for prefix, states, state, values in (
+        ("try", try_states, new, try_fields),
+        ("ti", ti_states, ti_new, ti_fields),
+    ):
+        params[f"{prefix}_new_state"] = state
+        params.update((f"{prefix}_new_{name}", value) for name, value in values.items())
+        params.update((f"{prefix}_expected_{i}", each) for i, each in enumerate(states))
+    row = session.execute(stmt, params).one()
+    try_won, ti_won = bool(row[0]), bool(row[1])
+    if try_won:
+        session.expire_all()
+    return try_won, ti_won
+
+
+@functools.cache
+def _pair_statement(
+    try_names: tuple[str, ...], try_states: int, ti_names: tuple[str, ...], ti_states: int
+) -> Select[int, int]:
+    """``set_try_then_ti_state``'s statement on Postgres, built once per shape."""
+    _check_fields(models.TaskTry, try_names)
+    _check_fields(models.TaskInstance, ti_names)
+
+    def guarded(model: Model, prefix: str, names: tuple[str, ...], states: int) -> Update:
+        table = cast(Table, model.__table__)
+        state = table.c.state
+        expected = [bindparam(f"{prefix}_expected_{i}", type_=state.type) for i in range(states)]
+        values = {
+            name: bindparam(f"{prefix}_new_{name}", type_=table.c[name].type)
+            for name in ("state", *names)
+        }
+        key = table.c.id == bindparam(f"{prefix}_id", type_=table.c.id.type)
+        return update(table).where(key, state.in_(expected)).values(values)
+
+    moved_try = (
+        guarded(models.TaskTry, "try", try_names, try_states)
+        .returning(models.TaskTry.__table__.c.id)
+        .cte("moved_try")
+    )
+    moved_ti = (
+        guarded(models.TaskInstance, "ti", ti_names, ti_states)
+        .where(exists(select(moved_try.c.id)))
+        .returning(models.TaskInstance.__table__.c.id)
+        .cte("moved_ti")
+    )
+    return select(
+        select(func.count()).select_from(moved_try).scalar_subquery(),
+        select(func.count()).select_from(moved_ti).scalar_subquery(),
+    )
 
 
 def _transition(

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 from store_seeds import add_try, seed_run
 
@@ -258,3 +258,95 @@ def test_queueing_passes_over_an_instance_another_transaction_holds_without_wait
         assert moved == {free: 1}
 
     assert ti_state(engine, held) is TaskState.SUCCESS
+
+
+# -- a try and then its instance (one statement on Postgres) --------------------------------
+def _pair(session: Session, try_state: TaskState, ti_state_now: TaskState) -> tuple[int, int]:
+    (ti_id,) = seed_run(session, ti_state_now).ti_ids
+    try_id = add_try(session, ti_id, 1, try_state)
+    session.commit()
+    return try_id, ti_id
+
+
+def _start(session: Session, try_id: int, ti_id: int) -> tuple[bool, bool]:
+    return transitions.set_try_then_ti_state(
+        session,
+        try_id,
+        ti_id,
+        expected=TaskState.QUEUED,
+        new=TaskState.RUNNING,
+        try_fields={"hostname": "worker-1", "start_date": NOW},
+        ti_expected=[TaskState.QUEUED],
+        ti_new=TaskState.RUNNING,
+        ti_fields={"hostname": "worker-1"},
+    )
+
+
+def _rows(engine: Engine, try_id: int, ti_id: int) -> tuple[models.TaskTry, models.TaskInstance]:
+    with db.session_factory(engine)() as session:
+        attempt = session.get_one(models.TaskTry, try_id)
+        ti = session.get_one(models.TaskInstance, ti_id)
+        session.expunge_all()
+    return attempt, ti
+
+
+def test_a_try_and_its_instance_move_together_with_their_fields(
+    engine: Engine, session: Session
+) -> None:
+    try_id, ti_id = _pair(session, TaskState.QUEUED, TaskState.QUEUED)
+    before = _rows(engine, try_id, ti_id)[1].updated_at
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    assert _start(session, try_id, ti_id) == (True, True)
+    event.remove(engine, "before_cursor_execute", seen)
+    session.commit()
+    attempt, ti = _rows(engine, try_id, ti_id)
+    assert (attempt.state, attempt.hostname, attempt.start_date) == (
+        TaskState.RUNNING,
+        "worker-1",
+        NOW,
+    )
+    assert (ti.state, ti.hostname) == (TaskState.RUNNING, "worker-1")
+    assert ti.updated_at > before
+    writes = [s for s in statements if "task_" in s]
+    assert len(writes) == (1 if engine.dialect.name == "postgresql" else 2)
+
+
+def test_an_instance_does_not_move_when_its_try_loses(engine: Engine, session: Session) -> None:
+    try_id, ti_id = _pair(session, TaskState.FAILED, TaskState.QUEUED)
+    assert _start(session, try_id, ti_id) == (False, False)
+    session.commit()
+    attempt, ti = _rows(engine, try_id, ti_id)
+    assert (attempt.state, attempt.hostname) == (TaskState.FAILED, None)
+    assert (ti.state, ti.hostname) == (TaskState.QUEUED, None)
+
+
+def test_a_try_moves_alone_when_its_instance_was_moved_elsewhere(
+    engine: Engine, session: Session
+) -> None:
+    try_id, ti_id = _pair(session, TaskState.QUEUED, TaskState.FAILED)  # an operator's mark
+    assert _start(session, try_id, ti_id) == (True, False)
+    session.commit()
+    attempt, ti = _rows(engine, try_id, ti_id)
+    assert attempt.state is TaskState.RUNNING
+    assert (ti.state, ti.hostname) == (TaskState.FAILED, None)
+
+
+def test_a_pair_with_an_unknown_field_is_refused(session: Session) -> None:
+    try_id, ti_id = _pair(session, TaskState.QUEUED, TaskState.QUEUED)
+    with pytest.raises(exceptions.UnknownField, match=r"task_instances has no column.*hostnmae"):
+        transitions.set_try_then_ti_state(
+            session,
+            try_id,
+            ti_id,
+            expected=TaskState.QUEUED,
+            new=TaskState.RUNNING,
+            try_fields={},
+            ti_expected=TaskState.QUEUED,
+            ti_new=TaskState.RUNNING,
+            ti_fields={"hostnmae": "x"},
+        )
