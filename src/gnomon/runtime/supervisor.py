@@ -33,7 +33,7 @@ LineSink = Callable[[str, str], None]
 DEFAULT_KILL_GRACE = 5.0
 
 
-def _timestamp() -> str:
+def timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -65,43 +65,68 @@ class FinishedTry:
     ended_at: datetime
 
 
+def wire_child(output_fd: int, parent: int | None) -> None:
+    """In a forked try process: its own process group (a kill takes everything it started),
+    death with ``parent`` if given, default signals, stdin from /dev/null, and stdout,
+    stderr and the root logger into ``output_fd`` (closed here)."""
+    os.setpgid(0, 0)
+    if parent is not None:
+        lifeline.die_with_parent(parent, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
+    root = logging.getLogger()
+    root.handlers = [logging.StreamHandler(sys.stderr)]
+
+
+def run_target(target: Callable[[], TryOutcome]) -> TryOutcome:
+    """``target()``, or a crashed outcome with its traceback on stderr if it raised."""
+    try:
+        return target()
+    except BaseException as exc:
+        print(traceback.format_exc(), file=sys.stderr)
+        return TryOutcome.crashed(f"runtime error: {type(exc).__name__}: {exc}")
+
+
+def split_lines(buffer: bytes) -> tuple[list[str], bytes]:
+    """The whole lines in a try's output ``buffer``, decoded, and the unfinished rest."""
+    *lines, rest = buffer.split(b"\n")
+    return [line.decode(errors="replace").rstrip("\r") for line in lines], rest
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
 def _child_main(
     target: Callable[[], TryOutcome], output_fd: int, result_fd: int, parent: int | None
 ) -> None:
     """In the forked child: wire up fds, run the target, report, and always _exit."""
     code = 0
     try:
-        os.setpgid(0, 0)
-        if parent is not None:
-            lifeline.die_with_parent(parent, signal.SIGKILL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        os.close(output_fd)
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115
-        sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
-        root = logging.getLogger()
-        root.handlers = [logging.StreamHandler(sys.stderr)]
-        try:
-            outcome = target()
-        except BaseException as exc:
-            print(traceback.format_exc(), file=sys.stderr)
-            outcome = TryOutcome.crashed(f"runtime error: {type(exc).__name__}: {exc}")
-        payload = json.dumps(outcome.to_json()).encode()
-        view = memoryview(payload)
-        while view:
-            written = os.write(result_fd, view)
-            view = view[written:]
+        wire_child(output_fd, parent)
+        outcome = run_target(target)
+        write_all(result_fd, json.dumps(outcome.to_json()).encode())
     except BaseException:
         code = 70
     finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
+        flush_std_streams()
         os._exit(code)
 
 
@@ -149,9 +174,7 @@ class Supervisor:
             log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
+        flush_std_streams()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
@@ -193,7 +216,7 @@ class Supervisor:
 
     def _write_line(self, proc: TryProcess, line: str) -> None:
         if proc.log is not None:
-            proc.log.write(f"[{_timestamp()}] {line}\n")
+            proc.log.write(f"[{timestamp()}] {line}\n")
         if proc.echo is not None:
             proc.echo.write(f"{proc.label} | {line}\n")
 
@@ -214,10 +237,9 @@ class Supervisor:
             if fd == proc.result_fd:
                 proc.result += chunk
                 continue
-            proc.buffer += chunk
-            *lines, proc.buffer = proc.buffer.split(b"\n")
+            lines, proc.buffer = split_lines(proc.buffer + chunk)
             for line in lines:
-                self._write_line(proc, line.decode(errors="replace").rstrip("\r"))
+                self._write_line(proc, line)
             if lines and proc.log is not None:
                 proc.log.flush()  # once per chunk read: readers follow the log live
 
@@ -290,24 +312,7 @@ class Supervisor:
         return FinishedTry(proc.key, proc.pid, outcome, proc.started_at, datetime.now(UTC))
 
     def _outcome(self, proc: TryProcess, status: int) -> TryOutcome:
-        if proc.killed_reason == "timeout":
-            return TryOutcome(
-                TaskState.FAILED,
-                "timeout",
-                error=f"execution_timeout exceeded and the try did not stop within "
-                f"{self.kill_grace:g}s: killed",
-            )
-        if proc.result:
-            try:
-                return TryOutcome.from_json(json.loads(proc.result))
-            except (ValueError, KeyError) as exc:
-                return TryOutcome.crashed(f"unreadable result from the try process: {exc}")
-        if os.WIFSIGNALED(status):
-            name = signal.Signals(os.WTERMSIG(status)).name
-            return TryOutcome.crashed(f"try process killed by signal {name}")
-        return TryOutcome.crashed(
-            f"try process exited with code {os.waitstatus_to_exitcode(status)} without a result"
-        )
+        return outcome_of(proc.killed_reason, self.kill_grace, proc.result, status)
 
     def kill_all(self, sig: signal.Signals = signal.SIGKILL) -> None:
         for proc in list(self._running.values()):
@@ -323,3 +328,28 @@ class Supervisor:
             proc.echo = None  # the echo stream may be what failed
             finished.append(self._reap(proc))
         return finished
+
+
+def outcome_of(
+    killed_reason: str | None, kill_grace: float, result: bytes, status: int
+) -> TryOutcome:
+    """How a try ended, from what its supervisor knows: killed for its timeout, else the
+    result its process reported, else how that process exited (``waitpid`` ``status``)."""
+    if killed_reason == "timeout":
+        return TryOutcome(
+            TaskState.FAILED,
+            "timeout",
+            error=f"execution_timeout exceeded and the try did not stop within "
+            f"{kill_grace:g}s: killed",
+        )
+    if result:
+        try:
+            return TryOutcome.from_json(json.loads(result))
+        except (ValueError, KeyError) as exc:
+            return TryOutcome.crashed(f"unreadable result from the try process: {exc}")
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        return TryOutcome.crashed(f"try process killed by signal {name}")
+    return TryOutcome.crashed(
+        f"try process exited with code {os.waitstatus_to_exitcode(status)} without a result"
+    )
