@@ -19,7 +19,7 @@ from gnomon.api import errors
 from gnomon.api.config import ApiConfig
 from gnomon.executors import tokens
 from gnomon.scheduler.versions import VersionCache
-from gnomon.store import bundles
+from gnomon.store import bundles, stats
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -34,6 +34,7 @@ TryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The try (task_tries
 class ExecutionState:
     config: ApiConfig
     versions: VersionCache = field(default_factory=VersionCache)
+    upstream_ends: stats.UpstreamEnds = field(default_factory=stats.UpstreamEnds)
     _bundles: dict[int, bundles.Bundle] = field(default_factory=dict)
 
     def bundle(self, session: Session, version_id: int) -> bundles.Bundle | None:
@@ -71,16 +72,29 @@ def _claims(
     try_id: int,
     scopes: tuple[tokens.Scope, ...],
 ) -> tokens.Claims:
+    return check_token(
+        state, None if credentials is None else credentials.credentials, try_id, scopes
+    )
+
+
+def check_token(
+    state: ExecutionState,
+    token: str | None,
+    try_id: int,
+    scopes: tuple[tokens.Scope, ...],
+) -> tokens.Claims:
+    """The claims of ``token`` if it is valid for ``try_id`` in one of ``scopes``; else the
+    error to answer (401: none, forged or expired; 403: another try's, or another scope)."""
     key = state.config.execution_key
     if key is None:
         raise errors.Unavailable(
             "the execution API has no signing key: serve it with `gnomon api`, which derives "
             "one from the secret key"
         )
-    if credentials is None:
+    if token is None:
         raise errors.Unauthenticated("not authenticated: send the try's execution token")
     try:
-        claims = tokens.verify(key, credentials.credentials)
+        claims = tokens.verify(key, token)
     except tokens.InvalidToken as exc:
         raise errors.Unauthenticated(str(exc)) from None
     if claims.try_id != try_id:

@@ -65,6 +65,25 @@ class Claim:
     started_at: datetime
     log_location: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hostname": self.hostname,
+            "pid": self.pid,
+            "worker": self.worker,
+            "started_at": self.started_at.isoformat(),
+            "log_location": self.log_location,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NextStart:
+    """A try to start with an end report (``ExecutionClient.end``'s ``then``)."""
+
+    try_id: int
+    #: Its start token.
+    token: str
+    claim: Claim
+
 
 @dataclass(frozen=True, slots=True)
 class BundleRef:
@@ -124,14 +143,7 @@ class ExecutionClient:
     ) -> StartAnswer:
         """Claim the queued try. ``Refused`` 409: another worker has it, or it ended or was
         taken back; 404: it is gone. Either way: do not run it."""
-        body = {
-            "hostname": claim.hostname,
-            "pid": claim.pid,
-            "worker": claim.worker,
-            "started_at": claim.started_at.isoformat(),
-            "log_location": claim.log_location,
-        }
-        answer = self._json("POST", f"/tries/{try_id}/start", token, body, retry_for)
+        answer = self._json("POST", f"/tries/{try_id}/start", token, claim.to_json(), retry_for)
         return StartAnswer.from_json(answer)
 
     def source(self, try_id: int, token: str, *, retry_for: float = FETCH_RETRY) -> str:
@@ -170,18 +182,32 @@ class ExecutionClient:
         pid: int | None,
         log_location: str | None = None,
         retry_for: float = END_RETRY,
-    ) -> TaskState:
+        then: NextStart | None = None,
+    ) -> tuple[TaskState, StartAnswer | Refused | None]:
         """Report how the try ended; the state it was recorded in. ``Refused`` 409: it had
-        ended already (failed as a zombie, or this report's earlier answer was lost)."""
-        body = {
+        ended already (failed as a zombie, or this report's earlier answer was lost).
+
+        With ``then``, the API starts that try once the end is recorded, and the second
+        value is what its start answered (``StartAnswer``, or ``Refused`` as ``start`` would
+        raise it); None if the API did not start it (send the same claim to ``start``: a
+        start repeated with its claim is answered again, not refused)."""
+        body: dict[str, Any] = {
             "outcome": outcome.to_json(),
             "started_at": started_at.isoformat() if started_at else None,
             "ended_at": ended_at.isoformat(),
             "pid": pid,
             "log_location": log_location,
         }
+        if then is not None:
+            body["next"] = {**then.claim.to_json(), "try_id": then.try_id, "token": then.token}
         answer = self._json("POST", f"/tries/{try_id}/end", token, body, retry_for)
-        return TaskState(answer["state"])
+        following = answer.get("next")
+        started: StartAnswer | Refused | None = None
+        if following is not None and following["status"] == 200:
+            started = StartAnswer.from_json(following["start"])
+        elif following is not None and 400 <= following["status"] < 500:
+            started = Refused(following["status"], following["detail"] or "")
+        return TaskState(answer["state"]), started
 
     # -- HTTP --------------------------------------------------------------------------------
     def _json(

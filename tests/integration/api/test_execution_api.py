@@ -438,3 +438,124 @@ def test_a_start_names_the_bundle_and_only_its_files_are_served(
     newer = hashlib.sha256(b"X = 2\n").hexdigest()
     assert api.client.get(f"{url}/{newer}", headers=token).status_code == 403
     assert api.client.get(f"{url}/not-a-hash", headers=token).status_code == 422
+
+
+PAIR = """
+from datetime import datetime
+from gnomon import DAG, task
+
+with DAG("pair", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    @task
+    def left():
+        return 1
+
+    @task
+    def right():
+        return 2
+
+    left()
+    right()
+"""
+
+
+def _pair(orchestrator: Orchestrator, broker: BrokerExecutor) -> tuple[Message, Message]:
+    """The messages of ``pair``'s two tasks, queued together."""
+    orchestrator.write_dag("pair", PAIR)
+    orchestrator.sync()
+    orchestrator.start()
+    return _pair_again(orchestrator, broker)
+
+
+def _end_then(
+    api: ApiHarness, try_id: int, token: str, then: Message, then_token: str | None = None
+) -> httpx.Response:
+    now = datetime.now(UTC)
+    body = {
+        "outcome": {"state": "success", "exit_reason": "success"},
+        "ended_at": now.isoformat(),
+        "next": {
+            **_claim(started_at=now.isoformat()),
+            "try_id": then.try_id,
+            "token": then_token or then.token,
+        },
+    }
+    return api.client.post(f"{EXECUTION}/tries/{try_id}/end", headers=bearer(token), json=body)
+
+
+def test_an_end_can_start_the_next_try_in_the_same_request(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    left, right = _pair(orchestrator, broker)
+    token = _start(api, left).json()["token"]
+    ended = _end_then(api, left.try_id, token, right)
+    assert ended.status_code == 200, ended.text
+    answer = ended.json()
+    assert answer["state"] == "success"
+    assert (answer["next"]["try_id"], answer["next"]["status"]) == (right.try_id, 200)
+    started = answer["next"]["start"]
+    assert started["request"]["task_id"] == "right"
+    assert _try(orchestrator, left.try_id).state is TaskState.SUCCESS
+    assert _try(orchestrator, right.try_id).state is TaskState.RUNNING
+    assert _try(orchestrator, right.try_id).worker == "celery@worker-host"
+    # The next try's run token works; its start token was spent on the claim.
+    assert _end(api, right.try_id, started["token"]).status_code == 200
+    assert orchestrator.wait_run("pair", left.workload.request.run_id) is RunState.SUCCESS
+
+
+def test_a_next_start_that_is_refused_leaves_the_end_recorded(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    left, right = _pair(orchestrator, broker)
+    token = _start(api, left).json()["token"]
+    # The next try's start with the ended try's token: another try's token, refused.
+    ended = _end_then(api, left.try_id, token, right, then_token=left.token)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["next"]["status"] == 403
+    assert f"for try {left.try_id}" in ended.json()["next"]["detail"]
+    assert _try(orchestrator, left.try_id).state is TaskState.SUCCESS
+    assert _try(orchestrator, right.try_id).state is TaskState.QUEUED
+    # Started already elsewhere: 409 in the answer.
+    assert _start(api, right, pid=1).status_code == 200
+    other, _ = _pair_again(orchestrator, broker)
+    other_token = _start(api, other).json()["token"]
+    again = _end_then(api, other.try_id, other_token, right)
+    assert again.json()["next"]["status"] == 409
+
+
+def _pair_again(orchestrator: Orchestrator, broker: BrokerExecutor) -> tuple[Message, Message]:
+    """The messages of a new run of ``pair``."""
+    orchestrator.trigger("pair")
+    found = sorted((broker.next(), broker.next()), key=lambda m: m.workload.request.task_id)
+    return found[0], found[1]
+
+
+def test_an_end_that_is_refused_starts_no_next_try(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    left, right = _pair(orchestrator, broker)
+    token = _start(api, left).json()["token"]
+    assert _end(api, left.try_id, token).status_code == 200
+    repeated = _end_then(api, left.try_id, token, right)
+    assert repeated.status_code == 409
+    assert _try(orchestrator, right.try_id).state is TaskState.QUEUED
+
+
+def test_an_end_whose_next_is_the_try_itself_does_not_start_it_again(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness
+) -> None:
+    """The next try is read before the end (one query for both), but not the try that ends:
+    its start with the same claim would otherwise look like a repeated start."""
+    left, _ = _pair(orchestrator, broker)
+    now = datetime.now(UTC).isoformat()
+    token = _start(api, left, pid=4242, started_at=now).json()["token"]
+    body = {
+        "outcome": {"state": "success", "exit_reason": "success"},
+        "ended_at": now,
+        "next": {**_claim(started_at=now), "try_id": left.try_id, "token": left.token},
+    }
+    ended = api.client.post(
+        f"{EXECUTION}/tries/{left.try_id}/end", headers=bearer(token), json=body
+    )
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["next"]["status"] == 409
+    assert _try(orchestrator, left.try_id).state is TaskState.SUCCESS

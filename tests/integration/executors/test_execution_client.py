@@ -16,7 +16,7 @@ import pytest
 from support.standalone import free_port
 
 from gnomon.executors.execution_client import ExecutionClient, Refused, Unreachable
-from gnomon.executors.remote import TokenBox
+from gnomon.executors.remote_try import TokenBox
 
 
 @dataclass

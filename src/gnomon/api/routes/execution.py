@@ -18,7 +18,15 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from gnomon.api import errors
-from gnomon.api.execution_deps import AnyToken, RunToken, StartToken, State, TryId
+from gnomon.api.execution_deps import (
+    AnyToken,
+    ExecutionState,
+    RunToken,
+    StartToken,
+    State,
+    TryId,
+    check_token,
+)
 from gnomon.events import wakeups
 from gnomon.executors.base import TryEnded, TryStarted
 from gnomon.runtime.protocol import TryOutcome
@@ -123,6 +131,15 @@ class OutcomeIn(BaseModel):
         )
 
 
+class NextStartIn(StartIn):
+    """The start of another try, made once the end is recorded: a worker running several
+    tries one after another claims the next with the report of the last."""
+
+    try_id: int = Field(ge=1, le=2**63 - 1)
+    #: That try's start token.
+    token: str = Field(min_length=1, max_length=4096)
+
+
 class EndIn(BaseModel):
     outcome: OutcomeIn
     started_at: AwareDatetime | None = None
@@ -131,11 +148,27 @@ class EndIn(BaseModel):
     pid: int | None = Field(default=None, ge=0, le=2**31 - 1)
     #: Where the try's log is kept now that it ended (the log store).
     log_location: str | None = Field(default=None, max_length=PATH_LEN)
+    #: Start this try next (as ``POST /tries/{next.try_id}/start`` would).
+    next: NextStartIn | None = None
+
+
+class NextStartOut(BaseModel):
+    """What ``POST /tries/{try_id}/start`` would have answered for the ``next`` try."""
+
+    try_id: int
+    #: 200, or the error's status (401, 403, 404, 409, 503).
+    status: int
+    #: The start's answer, if 200.
+    start: StartOut | None = None
+    #: Why not, if not 200.
+    detail: str | None = None
 
 
 class EndOut(BaseModel):
     #: The state the try was recorded in.
     state: TaskState
+    #: The answer to ``next``; only if it was sent.
+    next: NextStartOut | None = None
 
 
 Responses = dict[int | str, dict[str, Any]]
@@ -151,8 +184,9 @@ _UNAVAILABLE: Responses = {
 def _json(answer: BaseModel) -> Response:
     """The answer as FastAPI serializes a route's ``response_model`` (pydantic's JSON), made
     here: for a plain ``def`` endpoint, FastAPI validates what it returns in another hand-off
-    to the thread pool, which on the hot path costs more than the serialization."""
-    return Response(answer.model_dump_json(), media_type="application/json")
+    to the thread pool, which on the hot path costs more than the serialization. Fields
+    left unset are left out (an end's ``next`` when none was asked)."""
+    return Response(answer.model_dump_json(exclude_unset=True), media_type="application/json")
 
 
 def _not_found(try_id: int) -> errors.NotFound:
@@ -166,36 +200,50 @@ def _not_found(try_id: int) -> errors.NotFound:
 def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) -> Response:
     """Claim the queued try (``queued -> running``, once: a second start is refused with 409,
     so a message the broker delivers twice runs once) and learn what to run."""
+    with state.config.write() as session:
+        return _json(_start(session, try_id, body, state, execution.try_in_run(session, try_id)))
+
+
+def _start(
+    session: Session,
+    try_id: int,
+    body: StartIn,
+    state: ExecutionState,
+    found: execution.TryInRun | None,
+) -> StartOut:
+    """The start in ``session``'s transaction, of the try as read in it (``found``). A
+    refusal (404, 409) changes nothing in it."""
     cfg = state.config
     now = utcnow()
-    with cfg.write() as session:
-        found = execution.try_in_run(session, try_id)
-        if found is None:
-            raise _not_found(try_id)
-        attempt = found.attempt
-        repeated = (
-            attempt.state is TaskState.RUNNING
-            and body.started_at is not None
-            and (attempt.start_date, attempt.hostname, attempt.pid, attempt.worker)
-            == (body.started_at, body.hostname, body.pid, body.worker)
+    if found is None:
+        raise _not_found(try_id)
+    attempt = found.attempt
+    repeated = (
+        attempt.state is TaskState.RUNNING
+        and body.started_at is not None
+        and (attempt.start_date, attempt.hostname, attempt.pid, attempt.worker)
+        == (body.started_at, body.hostname, body.pid, body.worker)
+    )
+    if not repeated:
+        event = TryStarted(
+            try_id,
+            body.pid,
+            body.hostname,
+            body.worker,
+            body.started_at or now,
+            log_location=body.log_location,
         )
-        if not repeated:
-            event = TryStarted(
-                try_id,
-                body.pid,
-                body.hostname,
-                body.worker,
-                body.started_at or now,
-                log_location=body.log_location,
+        started = outcomes.started(
+            session, event, now, state.versions, known=found, ends=state.upstream_ends
+        )
+        if not started:
+            was = "started by another worker" if attempt.state is TaskState.QUEUED else None
+            raise errors.Conflict(
+                f"try {try_id} is not queued ({was or attempt.state.value}): it was started "
+                "already, ended, or taken back; do not run it"
             )
-            if not outcomes.started(session, event, now, state.versions, known=found):
-                was = "started by another worker" if attempt.state is TaskState.QUEUED else None
-                raise errors.Conflict(
-                    f"try {try_id} is not queued ({was or attempt.state.value}): it was started "
-                    "already, ended, or taken back; do not run it"
-                )
-        version = state.versions.get(session, found.run.dag_version_id)
-        bundle = state.bundle(session, version.id)
+    version = state.versions.get(session, found.run.dag_version_id)
+    bundle = state.bundle(session, version.id)
     task = version.dag.tasks[found.instance.task_id]
     request = queueing.try_request(found.run, found.instance, attempt.try_number)
     answer = StartOut(
@@ -211,7 +259,20 @@ def start_try(try_id: TryId, body: StartIn, claims: StartToken, state: State) ->
         timeout=task.execution_timeout.total_seconds() if task.execution_timeout else None,
         xcom_max_bytes=cfg.xcom_max_bytes,
     )
-    return _json(answer)
+    return answer
+
+
+def _start_next(
+    session: Session, body: NextStartIn, state: ExecutionState, found: execution.TryInRun | None
+) -> NextStartOut:
+    """``_start`` for an end's ``next``, in the end's transaction, its refusal answered
+    in the body: a refused start changes nothing, so the end is recorded all the same."""
+    try:
+        check_token(state, body.token, body.try_id, ("start",))
+        answer = _start(session, body.try_id, body, state, found)
+    except errors.ApiError as exc:
+        return NextStartOut(try_id=body.try_id, status=exc.status_code, detail=str(exc.detail))
+    return NextStartOut(try_id=body.try_id, status=200, start=answer)
 
 
 @router.get("/source", response_model=SourceOut, responses={**_GONE, **_UNAVAILABLE})
@@ -286,16 +347,23 @@ def pull_xcoms(
 def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> Response:
     """Record how the try ended and what its task instance becomes (its retry decided by
     the control plane), then wake the schedulers. 409: it had ended already (a zombie sweep,
-    an operator, or this same report repeated after its answer was lost): nothing to do."""
+    an operator, or this same report repeated after its answer was lost): nothing to do,
+    and ``next`` is not started (send its start alone). With ``next``, that try is started
+    in the same transaction, after the end, and the answer carries what its start
+    answered."""
     cfg = state.config
     outcome = body.outcome.to_outcome()
     event = TryEnded(
         try_id, outcome, body.pid, body.started_at, body.ended_at, log_location=body.log_location
     )
+    following_id = None if body.next is None else body.next.try_id
     with cfg.write() as session:
-        found = tries.with_instance(session, try_id)
-        if found is None:
+        # The next try is read with this one (another try: another instance, rows the end
+        # does not change); the same try again is read after its end.
+        read = execution.tries_in_run(session, try_id, following_id or try_id)
+        if try_id not in read:
             raise _not_found(try_id)
+        found = (read[try_id].attempt, read[try_id].instance)
         run_pk = None
         ended_before = found[0].state not in HOLDS_SLOT
         if not ended_before:
@@ -308,11 +376,21 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> Respo
         if run_pk is not None:
             failed = outcome.state is TaskState.FAILED
             wakeups.announce(session, run_pk=run_pk, failed=failed)
+        following = None
+        if body.next is not None and not ended_before:
+            following_read = (
+                read.get(body.next.try_id)
+                if body.next.try_id != try_id
+                else execution.try_in_run(session, try_id)
+            )
+            following = _start_next(session, body.next, state, following_read)
     if run_pk is not None:
         wakeups.notify(cfg.home)
     if ended_before:
         raise errors.Conflict(f"try {try_id} had already ended: nothing to do")
-    return _json(EndOut(state=outcome.state))
+    if following is None:
+        return _json(EndOut(state=outcome.state))
+    return _json(EndOut(state=outcome.state, next=following))
 
 
 def _recorded(session: Session, try_id: int, event: TryEnded) -> bool:
