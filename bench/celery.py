@@ -16,6 +16,7 @@ from typing import Any
 from bench import cpu, dags, metrics
 from bench.harness import BenchError, TryRecord, try_records
 from gnomon.semantics.states import RunState
+from gnomon.settings import Settings
 from gnomon.store import db
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
@@ -77,6 +78,7 @@ def measure(
     chain_runs: int,
     fanout_width: int,
     concurrency: int,
+    tries_per_process: int | None = None,
 ) -> dict[str, Any]:
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))
@@ -86,6 +88,9 @@ def measure(
     folder.mkdir()
     (folder / "chain.py").write_text(dags.chain(chain_length))
     (folder / "fanout.py").write_text(dags.fanout(fanout_width))
+    env = {}
+    if tries_per_process is not None:
+        env["GNOMON_WORKER_TRIES_PER_PROCESS"] = str(tries_per_process)
     cluster = Cluster(root / "cluster", db_url, broker_url, folder)
     cluster.root.mkdir()
     try:
@@ -94,7 +99,7 @@ def measure(
         for i in range(schedulers):
             cluster.start_scheduler(f"scheduler-{i + 1}")
         for i in range(2):
-            cluster.start_worker(f"worker-{i + 1}", ["default"], concurrency=concurrency)
+            cluster.start_worker(f"worker-{i + 1}", ["default"], concurrency=concurrency, **env)
         began = time.perf_counter()
         _run(cluster, dags.CHAIN_DAG_ID)  # warm-up: pool processes load the DAG
         _say(f"  celery s{schedulers}: warm-up {time.perf_counter() - began:.2f}s")
@@ -119,6 +124,8 @@ def measure(
             "schedulers": schedulers,
             "workers": 2,
             "worker_concurrency": concurrency,
+            "worker_tries_per_process": tries_per_process
+            or Settings.model_fields["worker_tries_per_process"].default,
             "chain": f"{chain_length} no-op tasks, {chain_runs} measured runs",
             "fanout": f"start >> {fanout_width} no-op tasks",
         },

@@ -112,6 +112,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--worker-concurrency", type=int, default=4, help="each Celery worker's pool size"
     )
     parser.add_argument(
+        "--worker-tries-per-process",
+        type=int,
+        default=None,
+        help="each Celery worker's tries per kept try process "
+        "(default: the worker_tries_per_process setting)",
+    )
+    parser.add_argument(
         "--phases", action="store_true", help="add the scheduler's time per phase of a pass"
     )
     parser.add_argument(
@@ -131,15 +138,23 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
             "homes of their own, each with the scenario's parallelism"
         ),
     )
+    parser.add_argument(
+        "--celery-schedulers",
+        default="1,2",
+        help="numbers of schedulers to run the Celery scenario with, comma-separated",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON document to this file")
     return parser.parse_args(argv)
 
 
+def _counts(listed: str) -> list[int]:
+    return [int(v) for v in listed.split(",") if v.strip()]
+
+
 def _scenarios(options: argparse.Namespace) -> list[Scenario]:
-    counts = [int(v) for v in options.schedulers.split(",") if v.strip()]
     return [
         dataclasses.replace(scenario, schedulers=count)
-        for count in counts
+        for count in _counts(options.schedulers)
         for scenario in _shapes(options)
     ]
 
@@ -318,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                     _say(f"  {name} ui_api: {json.dumps(result['metrics'])}")
                     results.append({"backend": name, "version": backend.version, **result})
                 if name == "postgres" and "celery" in options.scenarios.split(","):
-                    for schedulers in (1, 2):
+                    for schedulers in _counts(options.celery_schedulers):
                         _say(f"{name} celery with {schedulers} scheduler(s) ...")
                         with (
                             tempfile.TemporaryDirectory(prefix="gnomon-bench-") as tmp,
@@ -333,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                                 chain_runs=options.chain_runs,
                                 fanout_width=options.fanout_width,
                                 concurrency=options.worker_concurrency,
+                                tries_per_process=options.worker_tries_per_process,
                             )
                         _say(f"  {name} celery: {json.dumps(result['metrics'])}")
                         results.append({"backend": name, "version": backend.version, **result})

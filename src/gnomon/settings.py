@@ -193,6 +193,26 @@ class Settings(BaseSettings):
             "one). Not those of running tries: workers renew them while the tries run."
         ),
     )
+    celery_tries_per_message: int = Field(
+        default=16,
+        ge=1,
+        le=512,
+        description=(
+            "Celery executor: the most tries a scheduler puts in one broker message when "
+            "several are ready for the same queue at once (1: a message per try). A worker "
+            "runs a message's tries one after another, and hands those not started yet back "
+            "to the queue when one runs for longer than `worker_hand_back_after`."
+        ),
+    )
+    worker_hand_back_after: float = Field(
+        default=1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "`gnomon worker`: seconds a try of a message with several may run before the "
+            "message's tries not started yet go back to the queue, for any free worker."
+        ),
+    )
     broker_socket_timeout: float = Field(
         default=30.0,
         gt=0,
@@ -242,6 +262,17 @@ class Settings(BaseSettings):
         description=(
             "`gnomon worker`: DAG bundles (the DAGs folder's files of each version) not used "
             "for this many days are removed from its cache whenever it fetches a new one."
+        ),
+    )
+    worker_tries_per_process: int = Field(
+        default=1,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "`gnomon worker`: tries each pool process runs one after another in one forked try "
+            "process before it is replaced (a try killed, timed out or crashing the process "
+            "replaces it too); 1: a fresh process for every try. More saves a fork per try, "
+            "at the price of tries sharing module state (see docs/deploy.md)."
         ),
     )
     worker_hostname: str | None = Field(

@@ -162,7 +162,13 @@ class RemoteWorker:
     written to its stdin with a ``TryRunner`` and writes each result as a JSON line."""
 
     def __init__(
-        self, api_url: str, root: Path, name: str = "remote-1", **environment: str
+        self,
+        api_url: str,
+        root: Path,
+        name: str = "remote-1",
+        *,
+        tries_per_process: int = 1,
+        **environment: str,
     ) -> None:
         self.home = root / f"{name}-home"  # holds no database, no secret key
         self.home.mkdir()
@@ -172,6 +178,7 @@ class RemoteWorker:
             "logs_folder": str(self.logs_folder),
             "cache_folder": str(self.home / "cache"),
             "worker": name,
+            "tries_per_process": tries_per_process,
         }
         tests_dir = str(Path(__file__).resolve().parent.parent)
         env = clean_environment(GNOMON_HOME=str(self.home), PYTHONPATH=tests_dir, **environment)
@@ -203,6 +210,14 @@ class RemoteWorker:
 
     def run(self, message: Message) -> dict[str, Any]:
         self.send(message)
+        return self.answer()
+
+    def run_in_turn(self, messages: list[Message]) -> dict[str, Any]:
+        """Run ``messages`` as one ``run_tries`` message: ``{"results", "starts"}``."""
+        assert self.process.stdin is not None
+        line = json.dumps({"tries": [m.to_json() for m in messages]})
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
         return self.answer()
 
     def stop(self) -> None:

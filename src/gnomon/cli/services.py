@@ -83,6 +83,7 @@ def _executor(settings: settings_module.Settings) -> Executor:
             queued_timeout=settings.task_queued_timeout,
             visibility_timeout=settings.broker_visibility_timeout,
             socket_timeout=settings.broker_socket_timeout,
+            tries_per_message=settings.celery_tries_per_message,
         )
     try:
         return LocalExecutor(

@@ -52,12 +52,20 @@ def _queues(value: str) -> list[str]:
     help="Serve running tries' logs to the API on this port "
     "(default: the worker_log_server_port setting).",
 )
+@click.option(
+    "--tries-per-process",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="Tries a pool process runs in one forked try process before replacing it "
+    "(default: the worker_tries_per_process setting; 1: a fresh process per try).",
+)
 @click.option("--name", default=None, help="This worker's name (default: gnomon@HOST-PID).")
 def worker_command(
     queues: str,
     concurrency: int | None,
     metrics_port: int | None,
     log_server_port: int | None,
+    tries_per_process: int | None,
     name: str | None,
 ) -> None:
     """Run a Celery worker that runs tries from the broker until Ctrl-C or SIGTERM.
@@ -108,6 +116,8 @@ def worker_command(
             # A try must not hold the log server's socket.
             close_in_child=(log_server.fileno(),),
             bundle_retention=settings.worker_bundle_retention_days * 86400,
+            tries_per_process=tries_per_process or settings.worker_tries_per_process,
+            hand_back_after=settings.worker_hand_back_after,
         ),
         shutdown_grace=settings.shutdown_grace,
         visibility_timeout=settings.broker_visibility_timeout,

@@ -1,5 +1,9 @@
-"""The Celery executor: the scheduler's side. Each workload becomes one broker message on the
-task's queue, with a token that lets one worker claim that one try.
+"""The Celery executor: the scheduler's side. Workloads become broker messages on their
+task's queue, each try with a token that lets one worker claim that one try. Tries ready
+together for the same queue share a message, up to ``tries_per_message``: a message, its
+publish and its delivery cost more CPU than a small task, and a worker runs a message's
+tries one after another, handing the rest back to the queue when one runs long
+(``celery_worker``).
 
 Nothing comes back through Celery: workers report starts, heartbeats and ends to the
 execution API, which writes them to the database and wakes the schedulers. So this executor
@@ -23,7 +27,7 @@ from typing import Any
 
 from gnomon.executors import tokens
 from gnomon.executors.base import Event, Workload
-from gnomon.executors.celery_app import RUN_TRY, make_app
+from gnomon.executors.celery_app import make_app, send_tries
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +39,21 @@ RETRY_MAX = 10.0
 
 
 class Publisher:
-    """Sends workloads in order from a thread, retrying each until the broker takes it or
-    ``stop`` is called. ``send`` is the one call that talks to the broker."""
+    """Sends workloads in order from a thread, retrying each message until the broker takes
+    it or ``stop`` is called. ``send`` is the one call that talks to the broker: it gets the
+    workloads of one message, up to ``per_message`` of one queue that were waiting together
+    (a workload put alone is sent alone, without waiting for company)."""
 
     def __init__(
         self,
-        send: Callable[[Workload], None],
+        send: Callable[[list[Workload]], None],
         *,
+        per_message: int = 1,
         retry_first: float = RETRY_FIRST,
         retry_max: float = RETRY_MAX,
     ) -> None:
         self._send = send
+        self._per_message = per_message
         self._retry_first = retry_first
         self._retry_max = retry_max
         self._waiting: queue.SimpleQueue[Workload | None] = queue.SimpleQueue()
@@ -75,27 +83,49 @@ class Publisher:
         return self._unsent
 
     def _run(self) -> None:
-        while (workload := self._waiting.get()) is not None:
-            if not self._deliver(workload):
-                return
-            with self._lock:
-                self._unsent -= 1
+        while (first := self._waiting.get()) is not None:
+            for message in self._messages(first):
+                if not self._deliver(message):
+                    return
+                with self._lock:
+                    self._unsent -= len(message)
 
-    def _deliver(self, workload: Workload) -> bool:
-        """Send ``workload``, waiting out a broker that is down; False if stopped first."""
+    def _messages(self, first: Workload) -> list[list[Workload]]:
+        """``first`` and what waits behind it, by queue in order, ``per_message`` at most
+        in each message."""
+        waiting = [first]
+        while len(waiting) < PER_PASS:
+            try:
+                more = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:  # stop: after these
+                self._waiting.put(None)
+                break
+            waiting.append(more)
+        by_queue: dict[str, list[Workload]] = {}
+        for workload in waiting:
+            by_queue.setdefault(workload.queue, []).append(workload)
+        size = self._per_message
+        return [
+            group[start : start + size]
+            for group in by_queue.values()
+            for start in range(0, len(group), size)
+        ]
+
+    def _deliver(self, message: list[Workload]) -> bool:
+        """Send ``message``, waiting out a broker that is down; False if stopped first."""
         delay = self._retry_first
         failed = False
         while not self._stop.is_set():
             try:
-                self._send(workload)
+                self._send(message)
             except Exception as exc:  # kombu's and the transport's errors alike
                 if not failed:
                     log.error(
-                        "cannot send try %s (%s.%s) to the broker, retrying until it is back "
+                        "cannot send %s to the broker, retrying until it is back "
                         "(%d tries waiting to be sent): %s",
-                        workload.try_id,
-                        workload.request.dag_id,
-                        workload.request.task_id,
+                        _describe(message),
                         self._unsent,
                         exc,
                     )
@@ -105,12 +135,18 @@ class Publisher:
                 continue
             if failed:
                 log.info(
-                    "the broker is back: try %s sent (%d more waiting)",
-                    workload.try_id,
-                    self._unsent - 1,
+                    "the broker is back: %s sent (%d more waiting)",
+                    _describe(message),
+                    self._unsent - len(message),
                 )
             return True
         return False
+
+
+def _describe(message: list[Workload]) -> str:
+    first = message[0]
+    names = f"try {first.try_id} ({first.request.dag_id}.{first.request.task_id})"
+    return names if len(message) == 1 else f"{names} and {len(message) - 1} more tries"
 
 
 class CeleryExecutor:
@@ -124,6 +160,7 @@ class CeleryExecutor:
         queued_timeout: float,
         visibility_timeout: float = 600.0,
         socket_timeout: float = 30.0,
+        tries_per_message: int = 1,
     ) -> None:
         self._broker_url = broker_url
         self._socket_timeout = socket_timeout
@@ -133,7 +170,7 @@ class CeleryExecutor:
         self._start_token_lifetime = queued_timeout + 300.0
         self._visibility_timeout = visibility_timeout
         self._app: Any = None
-        self._publisher = Publisher(self._send)
+        self._publisher = Publisher(self._send, per_message=tries_per_message)
         self._stopping = False
 
     def start(self) -> None:
@@ -154,14 +191,18 @@ class CeleryExecutor:
     def submit(self, workload: Workload) -> None:
         self._publisher.put(workload)
 
-    def _send(self, workload: Workload) -> None:
-        # Issued at each attempt, so a message sent late still carries a fresh token.
-        token = tokens.issue(self._token_key, workload.try_id, "start", self._start_token_lifetime)
-        self._app.send_task(
-            RUN_TRY,
-            kwargs={"workload": workload.to_json(), "token": token},
-            queue=workload.queue,
-        )
+    def _send(self, message: list[Workload]) -> None:
+        # Issued at each attempt, so a message sent late still carries fresh tokens.
+        items = [
+            {
+                "workload": workload.to_json(),
+                "token": tokens.issue(
+                    self._token_key, workload.try_id, "start", self._start_token_lifetime
+                ),
+            }
+            for workload in message
+        ]
+        send_tries(self._app, items, message[0].queue)
 
     def fileno_list(self) -> list[int]:
         return []

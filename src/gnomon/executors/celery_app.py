@@ -1,12 +1,12 @@
 """The Celery application both sides build from the same settings: the scheduler publishes
-``run_try`` messages with it, ``gnomon worker`` consumes them.
+``run_try`` and ``run_tries`` messages with it, ``gnomon worker`` consumes them.
 
 Celery only carries messages here. A try's state lives in Gnomon's database, reported by the
 worker through the execution API, so there is no result backend. What makes a worker dying
 or a broker restarting safe:
 
 - **Late acknowledgement** (``task_acks_late``, one message prefetched per process): a message
-  is acknowledged after its try ran. A worker killed before it claimed the try leaves the
+  is acknowledged after its tries ran. A worker killed before it claimed the try leaves the
   message unacknowledged, and the broker delivers it to another worker.
 - **Idempotent starts**: a worker's first act is to claim the try through the execution API
   (``queued -> running``, which one caller wins). A message delivered twice (a worker lost
@@ -22,13 +22,26 @@ or a broker restarting safe:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery.app.base import Celery
 
 #: The Celery task that runs one try (name only: the scheduler never imports the worker side).
 RUN_TRY = "gnomon.run_try"
+#: The Celery task that runs several tries, one after another (``tries``: a list of
+#: ``run_try``'s keyword arguments).
+RUN_TRIES = "gnomon.run_tries"
 DEFAULT_QUEUE = "default"
+
+
+def send_tries(app: Celery, tries: Sequence[Mapping[str, Any]], queue: str) -> None:
+    """Publish ``tries`` (``run_try``'s keyword arguments each) on ``queue``: alone as a
+    ``run_try`` message, several as one ``run_tries``."""
+    if len(tries) == 1:
+        app.send_task(RUN_TRY, kwargs=dict(tries[0]), queue=queue)
+    else:
+        app.send_task(RUN_TRIES, kwargs={"tries": list(tries)}, queue=queue)
 
 
 def is_redis(broker_url: str) -> bool:

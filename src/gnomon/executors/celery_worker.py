@@ -37,8 +37,15 @@ from celery.signals import worker_process_init, worker_shutting_down
 
 # Imported in the main process, so every pool process (forked from it) finds them loaded.
 import gnomon.operators  # noqa: F401
-from gnomon.executors import redis_leases, remote
-from gnomon.executors.celery_app import RUN_TRY, is_redis, make_app
+from gnomon.executors import in_turn, redis_leases, remote
+from gnomon.executors.celery_app import (
+    DEFAULT_QUEUE,
+    RUN_TRIES,
+    RUN_TRY,
+    is_redis,
+    make_app,
+    send_tries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +92,38 @@ def build_app(config: WorkerConfig) -> Celery:
             state.runner = _make_runner(config)
         return state.runner
 
-    @app.task(name=RUN_TRY, bind=False, ignore_result=True)  # type: ignore[untyped-decorator]
-    def run_try(workload: Mapping[str, Any], token: str) -> str:
-        result = runner().run(workload, token)
+    def report(result: remote.RunResult) -> None:
         if result.status is remote.RunStatus.REFUSED:
             # A second delivery (visibility timeout, a lost worker, a broker restart), or a
             # try taken back meanwhile: nothing ran; acknowledge and drop the message.
             log.info(
-                "try %s not run: already started elsewhere, finished or taken back (%s); "
-                "message dropped",
+                "try %s not run: already started elsewhere, finished or taken back (%s); dropped",
                 result.try_id,
                 result.detail,
             )
         elif result.status is remote.RunStatus.DEFERRED:
-            # Nothing ran (this worker is stopping, or the API is unreachable): give the
-            # message back for another worker.
+            # Not run (this worker is stopping, or the API is unreachable): give the message
+            # back for another worker. Its tries that ran here are refused there.
             raise Reject(result.detail, requeue=True)
+
+    @app.task(name=RUN_TRY, bind=False, ignore_result=True)  # type: ignore[untyped-decorator]
+    def run_try(workload: Mapping[str, Any], token: str) -> str:
+        result = runner().run(workload, token)
+        report(result)
         return result.status.value
+
+    @app.task(name=RUN_TRIES, bind=False, ignore_result=True)  # type: ignore[untyped-decorator]
+    def run_tries(tries: list[Mapping[str, Any]]) -> list[str]:
+        """The tries of one message, one after another (``in_turn.run_in_turn``); when one
+        runs long, those not started yet go back to the queue in a message of their own,
+        for any free worker, rather than wait behind it. The message is acknowledged only
+        after its last try here ended, so a worker lost meanwhile has it delivered again:
+        then each try that was claimed already (here, or from the handed-back message) is
+        refused at its second claim and runs once."""
+        results = in_turn.run_in_turn(runner(), tries, lambda rest: _hand_back(app, rest))
+        for result in results:
+            report(result)
+        return [result.status.value for result in results]
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _pool_process_init(**kwargs: Any) -> None:
@@ -124,6 +146,19 @@ def build_app(config: WorkerConfig) -> Celery:
         threading.Thread(target=_signal_pool, daemon=True).start()
 
     return app
+
+
+def _hand_back(app: Celery, tries: list[Mapping[str, Any]]) -> bool:
+    """Send ``tries`` (``run_tries``' items not started yet) to their queue again; False if
+    the broker did not take them, and they run here after all."""
+    queue = tries[0]["workload"].get("queue") or DEFAULT_QUEUE
+    try:
+        send_tries(app, tries, queue)
+    except Exception as exc:  # kombu's and the transport's errors alike
+        log.warning("could not hand %d tries back to queue %s: %s", len(tries), queue, exc)
+        return False
+    log.info("a try runs long: %d tries of its message handed back to queue %s", len(tries), queue)
+    return True
 
 
 def _signal_pool() -> None:

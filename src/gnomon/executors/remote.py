@@ -1,20 +1,19 @@
 """Running one try on a remote worker, through the execution API only (no database).
 
-A warm process (a Celery prefork child, say) keeps one ``TryRunner``. For each broker message
-it claims the try (``start``: exactly one claim wins), loads the run's DAG version (its bundle,
-or its stored source; cached per version in this process), forks the try from itself through
-``runtime.supervisor``, heartbeats while it runs (renewing the run token; a refused heartbeat
-means the try was given up elsewhere, so it is killed), and reports its end. The try's own
-process reads XComs through the API as well.
+A warm process (a Celery prefork child, say) keeps one ``TryRunner``. For each try it claims
+it (``start``: exactly one claim wins), loads the run's DAG version (its bundle, or its
+stored source; cached per version in this process), forks the try from itself through
+``runtime.supervisor`` or sends it to the try process it keeps (``runtime.task_process``),
+heartbeats while it runs (renewing the run token; a refused heartbeat means the try was
+given up elsewhere, so it is killed), and reports its end. The try's own process reads
+XComs through the API as well (``remote_try``); ``in_turn`` runs a message's tries.
 """
 
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 import signal
-import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from typing import Any
 # Imported here so that every forked try finds them loaded already.
 import gnomon.operators  # noqa: F401
 from gnomon.dagfiles import bundles
-from gnomon.exceptions import XComError
 from gnomon.executors import dag_versions
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
 from gnomon.executors.dag_versions import LoadedVersion, try_label
@@ -34,70 +32,21 @@ from gnomon.executors.execution_client import (
     Claim,
     ExecutionApiError,
     ExecutionClient,
+    NextStart,
     Refused,
     StartAnswer,
     Unreachable,
 )
+from gnomon.executors.remote_try import RemoteXComSource, TokenBox
 from gnomon.runtime import supervisor
-from gnomon.runtime.protocol import TryOutcome
+from gnomon.runtime.protocol import TryOutcome, TryRequest
+from gnomon.runtime.task_process import TaskProcess
 from gnomon.semantics.states import TaskState
 
 log = logging.getLogger(__name__)
 
 #: The longest the runner waits before looking at a stop request again (seconds).
 _STOP_CHECK = 0.25
-
-
-class TokenBox:
-    """The try's current run token, shared with the try's forked process: the runner renews
-    it with each heartbeat and the try reads the newest for each XCom pull (a long task's
-    first token may have expired by then). An anonymous shared mapping outlives the fork."""
-
-    _SIZE = 1024
-    _LENGTH = struct.Struct("<I")
-
-    def __init__(self, token: str) -> None:
-        self._map = mmap.mmap(-1, self._SIZE)
-        self.set(token)
-
-    def set(self, token: str) -> None:
-        data = token.encode()
-        if len(data) > self._SIZE - self._LENGTH.size:
-            raise ValueError(f"execution token of {len(data)} bytes is too long")
-        # The token first, then its length: a reader never sees a length beyond its data.
-        self._map[self._LENGTH.size : self._LENGTH.size + len(data)] = data
-        self._map[: self._LENGTH.size] = self._LENGTH.pack(len(data))
-
-    def get(self) -> str:
-        (length,) = self._LENGTH.unpack(self._map[: self._LENGTH.size])
-        return self._map[self._LENGTH.size : self._LENGTH.size + length].decode(errors="replace")
-
-    def close(self) -> None:
-        self._map.close()
-
-
-class RemoteXComSource:
-    """``runtime.protocol.XComSource`` over the execution API, for a try's process (its
-    client makes its own connections after the fork)."""
-
-    def __init__(self, client: ExecutionClient, try_id: int, token: TokenBox) -> None:
-        self._client = client
-        self._try_id = try_id
-        self._token = token
-
-    def pull(self, task_id: str, key: str) -> Mapping[int, Any]:
-        try:
-            try:
-                return self._client.xcoms(self._try_id, self._token.get(), task_id, key)
-            except Refused as exc:
-                if exc.status != 401:
-                    raise
-                # The token was renewed while we read it: once more with the newest.
-                return self._client.xcoms(self._try_id, self._token.get(), task_id, key)
-        except ExecutionApiError as exc:
-            raise XComError(
-                f"cannot pull XCom {key!r} of task {task_id!r} through the execution API: {exc}"
-            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +73,12 @@ class RunnerConfig:
     close_in_child: tuple[int, ...] = ()
     #: Seconds a DAG bundle stays in the cache unused (``bundles.BundleCache.prune``).
     bundle_retention: float = 7 * 86400.0
+    #: Tries run one after another in one forked process before it is replaced
+    #: (``runtime.task_process``); 1: a fresh process for every try.
+    tries_per_process: int = 1
+    #: Seconds a try runs before ``run``'s ``on_long`` is called (a message's other tries
+    #: are handed back to the queue then).
+    hand_back_after: float = 1.0
 
 
 class RunStatus(StrEnum):
@@ -140,12 +95,24 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Claimed:
+    """A try claimed with the end report of the one before (``TryRunner.run``'s ``then``)."""
+
+    try_id: int
+    claim: Claim
+    #: What its start answered; None if the API did not start it (start it with ``claim``).
+    answer: StartAnswer | Refused | None
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     try_id: int
     status: RunStatus
     detail: str = ""
     #: How the try ended, if it ran.
     outcome: TryOutcome | None = None
+    #: The next try, claimed with this one's end (``TryRunner.run``'s ``then``).
+    next: Claimed | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -164,10 +131,26 @@ class TryRunner:
         self.client = client or ExecutionClient(config.api_url, config.request_timeout)
         # A runner's process killed with -9 (its worker lost) takes its try with it, so no
         # try finishes unsupervised and unreported, to run again as a retry.
-        self.supervisor = supervisor.Supervisor(
-            kill_grace=config.kill_grace, close_in_child=config.close_in_child, die_with_parent=True
-        )
+        self.supervisor: supervisor.Supervisor | TaskProcess
+        if config.tries_per_process > 1:
+            self.supervisor = TaskProcess(
+                self._run_job,
+                tries_per_process=config.tries_per_process,
+                kill_grace=config.kill_grace,
+                close_in_child=config.close_in_child,
+                die_with_parent=True,
+            )
+        else:
+            self.supervisor = supervisor.Supervisor(
+                kill_grace=config.kill_grace,
+                close_in_child=config.close_in_child,
+                die_with_parent=True,
+            )
+        # The running try's token, shared with the kept try process (made before it forks).
+        self._token = TokenBox("")
         self._dags: dict[int, LoadedVersion] = {}
+        #: Where each loaded version's code is: its DAG file and helper folder.
+        self._code_of: dict[int, tuple[Path, Path]] = {}
         self._bundles = bundles.BundleCache(
             config.cache_folder / "bundles", keep_for=config.bundle_retention
         )
@@ -181,34 +164,67 @@ class TryRunner:
         if self._stop_at is None or deadline < self._stop_at:
             self._stop_at = deadline
 
-    def run(self, workload_json: Mapping[str, Any], start_token: str) -> RunResult:
+    def run(
+        self,
+        workload_json: Mapping[str, Any],
+        start_token: str,
+        *,
+        on_long: Callable[[], object] | None = None,
+        then: Callable[[], tuple[Mapping[str, Any], str] | None] | None = None,
+        claimed: Claimed | None = None,
+    ) -> RunResult:
+        """Claim, run and report the try; ``on_long`` is called once if it runs for longer
+        than ``hand_back_after`` seconds.
+
+        ``then`` (called once the try ended) names the try to run next, by workload and
+        start token, if any: it is claimed with this try's end report, one request instead
+        of two, and the result's ``next`` is that claim, to pass as ``claimed`` when
+        running it."""
         workload = Workload.from_json(workload_json)
         try_id = workload.try_id
-        if self._stop_at is not None:
-            return RunResult(try_id, RunStatus.DEFERRED, "the worker is stopping")
         relpath = _log_relpath(workload)
-        claim = Claim(
+        ahead = claimed if claimed is not None and claimed.try_id == try_id else None
+        started = None if ahead is None else ahead.answer
+        if isinstance(started, Refused):
+            return RunResult(try_id, RunStatus.REFUSED, str(started))
+        if started is None:
+            # Claimed here but not yet started: nothing runs once the worker stops. (A try
+            # started with the last one's end runs: the stop's grace applies to it.)
+            if self._stop_at is not None:
+                return RunResult(try_id, RunStatus.DEFERRED, "the worker is stopping")
+            claim = self._claim(relpath) if ahead is None else ahead.claim
+            try:
+                started = self.client.start(try_id, start_token, claim)
+            except Refused as exc:
+                return RunResult(try_id, RunStatus.REFUSED, str(exc))
+            except Unreachable as exc:
+                return RunResult(try_id, RunStatus.DEFERRED, str(exc))
+        answer = started
+        # A kept try process reads each of its tries' tokens from one shared mapping; a try
+        # forked on its own gets a mapping of its own, so that nothing it leaves behind can
+        # read the tokens of the tries after it.
+        kept = isinstance(self.supervisor, TaskProcess)
+        token = self._token if kept else TokenBox(answer.token)
+        token.set(answer.token)
+        try:
+            loaded = self._dag(try_id, answer, token.get(), Path(workload.dags_folder))
+            finished, killed = self._supervise(try_id, answer, loaded, token, relpath, on_long)
+            following = then() if then is not None and self._stop_at is None else None
+            return self._report(try_id, finished, killed, token.get(), relpath, following)
+        finally:
+            if self.supervisor.running:  # an error of our own: the try must not outlive it
+                self.supervisor.shutdown()
+            if not kept:
+                token.close()
+
+    def _claim(self, relpath: str) -> Claim:
+        return Claim(
             hostname=self.config.hostname,
             pid=os.getpid(),
             worker=self.config.worker,
             started_at=datetime.now(UTC),
             log_location=self.config.live_location(relpath) if self.config.live_location else None,
         )
-        try:
-            answer = self.client.start(try_id, start_token, claim)
-        except Refused as exc:
-            return RunResult(try_id, RunStatus.REFUSED, str(exc))
-        except Unreachable as exc:
-            return RunResult(try_id, RunStatus.DEFERRED, str(exc))
-        token = TokenBox(answer.token)
-        try:
-            loaded = self._dag(try_id, answer, token.get(), Path(workload.dags_folder))
-            finished, killed = self._supervise(try_id, answer, loaded, token, relpath)
-            return self._report(try_id, finished, killed, token.get(), relpath)
-        finally:
-            if self.supervisor.running:  # an error of our own: the try must not outlive it
-                self.supervisor.shutdown()
-            token.close()
 
     # -- the DAG -----------------------------------------------------------------------------
     def _dag(
@@ -227,6 +243,7 @@ class TryRunner:
             )
         loaded = dag_versions.load(path, folder, answer.dag_id, answer.version_hash)
         self._dags[answer.dag_version_id] = loaded
+        self._code_of[answer.dag_version_id] = (path, folder)
         return loaded
 
     def _code(
@@ -257,24 +274,34 @@ class TryRunner:
         loaded: LoadedVersion,
         token: TokenBox,
         relpath: str,
+        on_long: Callable[[], object] | None = None,
     ) -> tuple[supervisor.FinishedTry, TryOutcome | None]:
         """Fork the try and watch it to its end; how it ended, and the outcome to report
         instead of its own if it was killed (the worker stopping, the try given up)."""
         request = answer.request
-        source = RemoteXComSource(self.client, try_id, token)
         max_bytes = answer.xcom_max_bytes or self.config.xcom_max_bytes
-        self.supervisor.start(
-            try_id,
-            loaded.try_target(request, source, max_bytes),
-            label=try_label(request),
-            timeout=answer.timeout,
-            log_path=self.config.logs_folder / relpath,
-        )
+        label, log_path = try_label(request), self.config.logs_folder / relpath
+        if isinstance(self.supervisor, TaskProcess):
+            job = self._job(try_id, answer, loaded, max_bytes)
+            self.supervisor.start(
+                try_id, job, label=label, timeout=answer.timeout, log_path=log_path
+            )
+        else:
+            target = loaded.try_target(
+                request, RemoteXComSource(self.client, try_id, token), max_bytes
+            )
+            self.supervisor.start(
+                try_id, target, label=label, timeout=answer.timeout, log_path=log_path
+            )
         interval = answer.heartbeat_interval
         next_beat = time.monotonic() + interval
+        long_at = time.monotonic() + self.config.hand_back_after
         killed: TryOutcome | None = None
         while True:
             now = time.monotonic()
+            if on_long is not None and now >= long_at:
+                on_long()
+                on_long = None
             if killed is None and self._stop_at is not None and now >= self._stop_at:
                 killed = TryOutcome(
                     TaskState.FAILED, SHUTDOWN_EXIT_REASON, error="stopped: the worker shut down"
@@ -285,6 +312,41 @@ class TryRunner:
             if killed is None and time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + interval
                 killed = self._heartbeat(try_id, token, interval)
+
+    def _job(
+        self, try_id: int, answer: StartAnswer, loaded: LoadedVersion, max_bytes: int
+    ) -> dict[str, Any]:
+        """What a kept try process needs to run the try (``_run_job``): it may have been
+        forked before this DAG version was loaded here, so it gets where the code is."""
+        path, folder = self._code_of.get(answer.dag_version_id, (None, None))
+        return {
+            "try_id": try_id,
+            "request": answer.request.to_json(),
+            "dag_version_id": answer.dag_version_id,
+            "dag_id": answer.dag_id,
+            "version_hash": answer.version_hash,
+            "path": None if path is None else str(path),
+            "folder": None if folder is None else str(folder),
+            "error": None if loaded.dag is not None else loaded.message,
+            "max_bytes": max_bytes,
+        }
+
+    def _run_job(self, job: Mapping[str, Any]) -> TryOutcome:
+        """In the kept try process: the try ``_job`` describes (its DAG version loaded here
+        once, unless this process was forked with it loaded already)."""
+        version_id = int(job["dag_version_id"])
+        loaded = self._dags.get(version_id)
+        if loaded is None:
+            if job["error"] is not None or job["path"] is None:
+                loaded = LoadedVersion(None, job["error"] or "the DAG's code was not fetched")
+            else:
+                loaded = dag_versions.load(
+                    Path(job["path"]), Path(job["folder"]), job["dag_id"], job["version_hash"]
+                )
+                self._dags[version_id] = loaded
+        source = RemoteXComSource(self.client, int(job["try_id"]), self._token)
+        request = TryRequest.from_json(job["request"])
+        return loaded.try_target(request, source, int(job["max_bytes"]))()
 
     def _heartbeat(self, try_id: int, token: TokenBox, interval: float) -> TryOutcome | None:
         """Beat once (retrying until the next beat is due); the outcome to report if the
@@ -308,16 +370,24 @@ class TryRunner:
         killed: TryOutcome | None,
         token: str,
         relpath: str,
+        following: tuple[Mapping[str, Any], str] | None = None,
     ) -> RunResult:
         outcome = killed or finished.outcome
+        then = None
+        if following is not None:
+            workload = Workload.from_json(following[0])
+            then = NextStart(workload.try_id, following[1], self._claim(_log_relpath(workload)))
         location = None
         if self.config.upload is not None:
             try:
                 location = self.config.upload(relpath)
             except Exception:
                 log.exception("try %s: could not upload its log %s", try_id, relpath)
+        # Unless the API answered for the next try, it is started on its own with this
+        # claim (answered again if the API had started it after all).
+        unanswered = None if then is None else Claimed(then.try_id, then.claim, None)
         try:
-            state = self.client.end(
+            state, started = self.client.end(
                 try_id,
                 token,
                 outcome,
@@ -325,14 +395,17 @@ class TryRunner:
                 ended_at=finished.ended_at,
                 pid=finished.pid,
                 log_location=location,
+                then=then,
             )
         except Refused as exc:
             if exc.status == 409:
-                return RunResult(try_id, RunStatus.ENDED, f"had ended already: {exc}", outcome)
-            return RunResult(try_id, RunStatus.UNREPORTED, str(exc), outcome)
+                detail = f"had ended already: {exc}"
+                return RunResult(try_id, RunStatus.ENDED, detail, outcome, unanswered)
+            return RunResult(try_id, RunStatus.UNREPORTED, str(exc), outcome, unanswered)
         except Unreachable as exc:
-            return RunResult(try_id, RunStatus.UNREPORTED, str(exc), outcome)
-        return RunResult(try_id, RunStatus.ENDED, state.value, outcome)
+            return RunResult(try_id, RunStatus.UNREPORTED, str(exc), outcome, unanswered)
+        claimed = None if then is None else Claimed(then.try_id, then.claim, started)
+        return RunResult(try_id, RunStatus.ENDED, state.value, outcome, claimed)
 
 
 def _log_relpath(workload: Workload) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from support.cluster import Cluster, MakeCluster
+from support.processes import session_members
 
 from gnomon.semantics.states import RunState
 
@@ -80,7 +81,8 @@ def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
     cluster.start_scheduler("scheduler-1")
     cluster.start_scheduler("scheduler-2")
     cluster.start_worker("worker-1", [queue], concurrency=2)
-    cluster.start_worker("worker-2", [queue], concurrency=2)
+    # The other runs its tries in kept try processes, several tries each.
+    cluster.start_worker("worker-2", [queue], concurrency=2, GNOMON_WORKER_TRIES_PER_PROCESS="10")
 
     runs = cluster.trigger("twenty", count=50)
     states = cluster.wait_runs(runs, timeout=600)
@@ -100,11 +102,16 @@ def test_two_schedulers_and_two_workers_run_fifty_runs_exactly_once(
     assert len(jobs) == 2, "both schedulers queued tries"
 
 
+@pytest.mark.parametrize("tries_per_process", ["1", "10"])
 def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
-    make_cluster: MakeCluster,
+    make_cluster: MakeCluster, tries_per_process: str
 ) -> None:
-    cluster = make_cluster("redis", GNOMON_TASK_HEARTBEAT_TIMEOUT="4")
-    [queue] = cluster.write_dag("slow", tasks=1, sleep=3)
+    cluster = make_cluster(
+        "redis",
+        GNOMON_TASK_HEARTBEAT_TIMEOUT="4",
+        GNOMON_WORKER_TRIES_PER_PROCESS=tries_per_process,
+    )
+    [queue] = cluster.write_dag("slow", tasks=1, sleep=8)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
@@ -112,7 +119,16 @@ def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
 
     [run] = cluster.trigger("slow")
     cluster.wait_until(lambda: cluster.tries_in(["running"]) == 1, 60, "the try to start")
+    # The worker's main process, its pool process and the try's process.
+    cluster.wait_until(
+        lambda: len(session_members(doomed.pid)) >= 3, 30, "the try's process to start"
+    )
     cluster.kill9(doomed)
+    # Its pool process and the try (forked, or sent to a kept process) die with it: nothing
+    # of it runs on unsupervised, to finish unreported.
+    cluster.wait_until(
+        lambda: not session_members(doomed.pid), 3, "the killed worker's processes to die"
+    )
     cluster.start_worker("worker-2", [queue], concurrency=1)
     states = cluster.wait_runs([run], timeout=120)
 
@@ -124,15 +140,18 @@ def test_a_worker_killed_mid_task_has_its_try_failed_as_a_zombie_and_retried(
     assert (tries[1].worker or "").startswith("worker-2")
 
 
+@pytest.mark.parametrize("tries_per_process", ["1", "10"])
 def test_a_worker_stopped_mid_task_ends_its_try_as_shut_down_and_it_runs_again_for_free(
-    make_cluster: MakeCluster,
+    make_cluster: MakeCluster, tries_per_process: str
 ) -> None:
     cluster = make_cluster("redis", GNOMON_SHUTDOWN_GRACE="1")
     [queue] = cluster.write_dag("long", tasks=1, sleep=60, retries=0)
     cluster.sync_dags()
     cluster.start_api()
     cluster.start_scheduler()
-    stopping = cluster.start_worker("worker-1", [queue], concurrency=1)
+    stopping = cluster.start_worker(
+        "worker-1", [queue], concurrency=1, GNOMON_WORKER_TRIES_PER_PROCESS=tries_per_process
+    )
 
     [run] = cluster.trigger("long")
     cluster.wait_until(lambda: cluster.tries_in(["running"]) == 1, 60, "the try to start")
@@ -174,3 +193,31 @@ def test_a_try_that_failed_on_a_worker_is_retried_without_waiting_for_the_poll(
     assert states[run] is RunState.SUCCESS, cluster.tail()
     tries = cluster.tries_of("flaky")
     assert [(t.try_number, t.state) for t in tries] == [(1, "failed"), (2, "success")], tries
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_tries_of_one_message_behind_a_long_one_are_handed_to_free_pool_processes(
+    make_cluster: MakeCluster, broker: str
+) -> None:
+    # Four 3-second tasks queued in one pass travel in one or two messages (up to 16 tries
+    # each). Without the hand-back, a pool process would run a message's tries one after
+    # another while the other three processes idle.
+    cluster = make_cluster(broker, GNOMON_WORKER_HAND_BACK_AFTER="0.5")
+    [queue] = cluster.write_dag("four", tasks=4, sleep=3, retries=0)
+    cluster.sync_dags()
+    cluster.start_api()
+    cluster.start_scheduler()
+    cluster.start_worker("worker-1", [queue], concurrency=4)
+
+    [run] = cluster.trigger("four")
+    states = cluster.wait_runs([run], timeout=120)
+
+    assert states[run] is RunState.SUCCESS, cluster.tail()
+    spans = cluster.sql(
+        "SELECT tr.start_date, tr.end_date FROM task_tries tr "
+        "JOIN task_instances ti ON ti.id = tr.task_instance_id WHERE ti.dag_id = 'four'"
+    )
+    assert len(spans) == 4
+    # All four ran at once at some moment: the last to start began before the first ended.
+    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+    assert len(cluster.side_effects("four")) == 4

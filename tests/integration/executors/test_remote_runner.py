@@ -3,6 +3,7 @@ settings runs them with ``executors.remote.TryRunner`` against a real API server
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,22 +74,35 @@ def _try(orchestrator: Orchestrator, try_id: int) -> tries.Try:
     return found
 
 
+def _start_elsewhere(server: ApiServer, message: Message) -> None:
+    """Another worker ("other") claims ``message``'s try, as a second delivery would."""
+    claim = {"hostname": "elsewhere", "pid": 1, "worker": "other"}
+    started = httpx.post(
+        f"{server.url}{EXECUTION}/tries/{message.try_id}/start",
+        headers=bearer(message.token),
+        json=claim,
+    )
+    assert started.status_code == 200, started.text
+
+
 def _log(worker: RemoteWorker, message: Message) -> str:
     return (worker.logs_folder / message.workload.log_relpath).read_text()
 
 
+@pytest.mark.parametrize("tries_per_process", [1, 2])
 def test_a_remote_worker_runs_scheduled_tries_with_no_database_settings(
     orchestrator: Orchestrator,
     broker: BrokerExecutor,
     server: ApiServer,
     workers: list[RemoteWorker],
     tmp_path: Path,
+    tries_per_process: int,
 ) -> None:
     orchestrator.write_dag("remote_pipeline", PIPELINE)
     orchestrator.sync()
     orchestrator.start()
     run_id = orchestrator.trigger("remote_pipeline")
-    worker = RemoteWorker(server.url, tmp_path)
+    worker = RemoteWorker(server.url, tmp_path, tries_per_process=tries_per_process)
     workers.append(worker)
     ran: dict[str, tuple[Message, dict[str, Any]]] = {}
     for _ in range(3):  # produce and broken, then consume once produce ended
@@ -109,6 +123,17 @@ def test_a_remote_worker_runs_scheduled_tries_with_no_database_settings(
     assert broken["tries"][0]["error"] == "ValueError: boom on a remote worker"
     assert broken["tries"][0]["worker"] == "remote-1"
     assert "boom on a remote worker" in _log(worker, ran["broken"][0])
+    # The try processes: a new one each, or the first two tries in one kept process.
+    logs = [_log(worker, m) for m, _ in sorted(ran.values(), key=lambda m: m[0].try_id)]
+    found = [re.search(r"try process (started|reused): pid (\d+)", log) for log in logs]
+    kinds = [(match.group(1), int(match.group(2))) for match in found if match]
+    assert len(kinds) == 3
+    if tries_per_process == 1:
+        assert [kind for kind, _ in kinds] == ["started"] * 3
+        assert len({pid for _, pid in kinds}) == 3
+    else:
+        assert [kind for kind, _ in kinds] == ["started", "reused", "started"]
+        assert kinds[0][1] == kinds[1][1] != kinds[2][1]
     assert worker.close() == {"database_modules": []}
 
 
@@ -127,13 +152,7 @@ def test_a_worker_that_loses_the_start_race_does_not_run_the_task(
     orchestrator.trigger("waiting", {"started": str(started), "go": str(tmp_path / "go")})
     message = broker.next()
     # Another worker got the same message first (a redelivery) and claimed the try.
-    claim = {"hostname": "elsewhere", "pid": 1, "worker": "other"}
-    first = httpx.post(
-        f"{server.url}{EXECUTION}/tries/{message.try_id}/start",
-        headers=bearer(message.token),
-        json=claim,
-    )
-    assert first.status_code == 200
+    _start_elsewhere(server, message)
     worker = RemoteWorker(server.url, tmp_path)
     workers.append(worker)
     result = worker.run(message)
@@ -145,12 +164,14 @@ def test_a_worker_that_loses_the_start_race_does_not_run_the_task(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("tries_per_process", [1, 10])
 def test_a_try_given_up_elsewhere_is_killed_at_its_next_heartbeat(
     orchestrator: Orchestrator,
     broker: BrokerExecutor,
     server: ApiServer,
     workers: list[RemoteWorker],
     tmp_path: Path,
+    tries_per_process: int,
 ) -> None:
     orchestrator.write_dag("waiting", WAITING)
     orchestrator.sync()
@@ -158,7 +179,7 @@ def test_a_try_given_up_elsewhere_is_killed_at_its_next_heartbeat(
     started = tmp_path / "started"
     orchestrator.trigger("waiting", {"started": str(started), "go": str(tmp_path / "never")})
     message = broker.next()
-    worker = RemoteWorker(server.url, tmp_path)
+    worker = RemoteWorker(server.url, tmp_path, tries_per_process=tries_per_process)
     workers.append(worker)
     worker.send(message)
     wait_for(started.exists, 30)
@@ -175,12 +196,14 @@ def test_a_try_given_up_elsewhere_is_killed_at_its_next_heartbeat(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("tries_per_process", [1, 10])
 def test_a_stopping_worker_kills_its_try_which_is_retried_without_using_a_retry(
     orchestrator: Orchestrator,
     broker: BrokerExecutor,
     server: ApiServer,
     workers: list[RemoteWorker],
     tmp_path: Path,
+    tries_per_process: int,
 ) -> None:
     orchestrator.write_dag("waiting", WAITING)
     orchestrator.sync()
@@ -190,7 +213,7 @@ def test_a_stopping_worker_kills_its_try_which_is_retried_without_using_a_retry(
         "waiting", {"started": str(started), "go": str(tmp_path / "never")}
     )
     message = broker.next()
-    worker = RemoteWorker(server.url, tmp_path)
+    worker = RemoteWorker(server.url, tmp_path, tries_per_process=tries_per_process)
     workers.append(worker)
     worker.send(message)
     wait_for(started.exists, 30)
@@ -228,6 +251,54 @@ def test_an_end_report_outlives_an_api_restart(
     assert (result["status"], result["detail"]) == ("ended", "success")
     assert orchestrator.wait_run("waiting", run_id) is RunState.SUCCESS
     assert _try(orchestrator, message.try_id).state is TaskState.SUCCESS
+
+
+FOUR = """
+from datetime import datetime
+from gnomon import DAG, task
+
+with DAG("four", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    for name in ("a", "b", "c", "d"):
+        @task(task_id=name)
+        def work(name=name):
+            print(f"working on {name}")
+            return name
+
+        work()
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_tries_run_in_turn_claim_each_next_try_with_the_last_ones_end(
+    orchestrator: Orchestrator,
+    broker: BrokerExecutor,
+    server: ApiServer,
+    workers: list[RemoteWorker],
+    tmp_path: Path,
+) -> None:
+    orchestrator.write_dag("four", FOUR)
+    orchestrator.sync()
+    orchestrator.start()
+    orchestrator.trigger("four")
+    messages = [broker.next() for _ in range(4)]
+    # One of them was started elsewhere meanwhile: refused in its turn, the rest run.
+    taken = messages[2]
+    _start_elsewhere(server, taken)
+    worker = RemoteWorker(server.url, tmp_path)
+    workers.append(worker)
+
+    answer = worker.run_in_turn(messages)
+
+    assert [r["status"] for r in answer["results"]] == ["ended", "ended", "refused", "ended"]
+    # Only the first start was a request of its own: each end claimed the next try (the
+    # refused one's too, after which the last needed a start of its own).
+    assert answer["starts"] == 2
+    for message in messages[:2] + messages[3:]:
+        found = _try(orchestrator, message.try_id)
+        assert (found.state, found.worker) == (TaskState.SUCCESS, "remote-1")
+        name = message.workload.request.task_id
+        assert f"working on {name}" in _log(worker, message)
+    assert _try(orchestrator, taken.try_id).worker == "other"
 
 
 BROKEN_ON_WORKERS = """
