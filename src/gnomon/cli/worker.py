@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 
 import click
 
 from gnomon import metrics
 from gnomon.cli import logging_setup, monitoring
 from gnomon.cli.common import CliError, load_settings
-from gnomon.executors.celery_worker import WorkerConfig, build_app, default_name
+from gnomon.executors.celery_worker import WorkerConfig, build_app, default_name, keep_running
 from gnomon.executors.remote import RunnerConfig
 from gnomon.runtime.log_server import LogServer
 from gnomon.runtime.logstore import LogStore
@@ -123,25 +124,31 @@ def worker_command(
         visibility_timeout=settings.broker_visibility_timeout,
         socket_timeout=settings.broker_socket_timeout,
     )
-    app = build_app(config)
+    stopping = threading.Event()
+    app = build_app(config, stopping)
     click.echo(
         f"Gnomon worker {worker_name}: queues {','.join(queue_names)}, concurrency "
         f"{concurrency or settings.parallelism}, logs served on port {log_server.port}",
         err=True,
     )
-    worker = app.Worker(
-        hostname=worker_name,
-        queues=queue_names,
-        concurrency=concurrency or settings.parallelism,
-        pool="prefork",
-        loglevel="INFO",
-        without_gossip=True,
-        without_mingle=True,
-        without_heartbeat=True,
-        optimization="fair",
-    )
-    try:
+
+    def start() -> int:
+        worker = app.Worker(
+            hostname=worker_name,
+            queues=queue_names,
+            concurrency=concurrency or settings.parallelism,
+            pool="prefork",
+            loglevel="INFO",
+            without_gossip=True,
+            without_mingle=True,
+            without_heartbeat=True,
+            optimization="fair",
+        )
         worker.start()
+        return int(worker.exitcode or 0)
+
+    try:
+        code = keep_running(start, stopping)
     finally:
         log_server.stop()
-    sys.exit(worker.exitcode or 0)
+    sys.exit(code)

@@ -11,6 +11,10 @@ Lifecycles:
   waits for its pool; the pool processes are told (SIGUSR2) to give their running tries
   ``shutdown_grace`` seconds, then kill them and report them ended by a shutdown, which the
   scheduler retries without using up a retry.
+- **Celery's worker stops on an error of its own** ("Unrecoverable error": Celery 5.7's
+  Redis transport, say, failing while it closes a connection the broker dropped with a
+  message still unacknowledged): ``keep_running`` starts it again in the same process, so a
+  broker restart never leaves a worker gone. Its messages come back from the broker.
 - **The worker killed with -9**: Linux kills its pool processes (Celery asks for a
   parent-death signal) and their tries with them (the supervisor asks for one too), reporting
   nothing: the tries stop heartbeating and are failed as zombies, then retried. No try runs
@@ -26,7 +30,8 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -72,7 +77,9 @@ class _PoolProcess:
     runner: remote.TryRunner | None = None
 
 
-def build_app(config: WorkerConfig) -> Celery:
+def build_app(config: WorkerConfig, stopping: threading.Event | None = None) -> Celery:
+    """The worker's Celery app; ``stopping`` is set once a shutdown is asked for (a signal
+    to the worker), which ``keep_running`` reads."""
     app = make_app(
         config.broker_url,
         visibility_timeout=config.visibility_timeout,
@@ -141,11 +148,57 @@ def build_app(config: WorkerConfig) -> Celery:
 
     @worker_shutting_down.connect(weak=False)  # type: ignore[untyped-decorator]
     def _shutting_down(**kwargs: Any) -> None:
+        if stopping is not None:
+            stopping.set()
         # Tell the pool processes; their tries get shutdown_grace to end. From a thread: this
         # runs in Celery's signal handler.
         threading.Thread(target=_signal_pool, daemon=True).start()
 
     return app
+
+
+def keep_running(
+    start: Callable[[], int],
+    stopping: threading.Event,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], bool] | None = None,
+    quick: float = 60.0,
+    give_up_after: int = 5,
+) -> int:
+    """Run the Celery worker until a shutdown is asked for; its exit code.
+
+    ``start`` runs one worker to its end and returns its exit code; ``pause(seconds)`` waits
+    between starts, True if a shutdown came meanwhile (``stopping.wait``). One that stopped with a
+    failure although nobody asked it to (``stopping`` is not set) is started again after a
+    pause (2, 4, 8... seconds, at most 30). It gives up, returning that code for the process
+    supervisor, after ``give_up_after`` failures in a row that each came within ``quick``
+    seconds of their start: then the setup is wrong, and starting again will not mend it."""
+    pause = pause or stopping.wait  # True: a shutdown came meanwhile
+    failures = 0
+    while True:
+        began = clock()
+        code = start()
+        if code == 0 or stopping.is_set():
+            return code
+        failures = failures + 1 if clock() - began < quick else 1
+        if failures >= give_up_after:
+            log.error(
+                "the Celery worker stopped on an error %d times in a row, each within %gs of "
+                "its start (exit code %s): giving up",
+                failures,
+                quick,
+                code,
+            )
+            return code
+        seconds = min(30.0, 2.0**failures)
+        log.error(
+            "the Celery worker stopped on an error (exit code %s): starting it again in %gs",
+            code,
+            seconds,
+        )
+        if pause(seconds):
+            return code
 
 
 def _hand_back(app: Celery, tries: list[Mapping[str, Any]]) -> bool:
