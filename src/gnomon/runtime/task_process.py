@@ -26,6 +26,7 @@ import functools
 import json
 import logging
 import os
+import select
 import selectors
 import signal
 import struct
@@ -283,6 +284,12 @@ class TaskProcess:
         elif current.log is not None:
             current.log.write(f"[{supervisor.timestamp()}] {line}\n")
 
+    def _write_rest(self, process: _Process) -> None:
+        """The try's last line, if it ended without a newline."""
+        if process.buffer:
+            self._write_line(process.buffer.decode(errors="replace"))
+            process.buffer = b""
+
     def _enforce_deadline(self, process: _Process, current: _Try) -> None:
         if (
             current.hard_deadline is not None
@@ -294,9 +301,7 @@ class TaskProcess:
             self._kill_group(process.pid, signal.SIGKILL)
 
     def _finish(self, process: _Process, current: _Try, outcome: TryOutcome) -> FinishedTry:
-        if process.buffer:  # a last line without a newline
-            self._write_line(process.buffer.decode(errors="replace"))
-            process.buffer = b""
+        self._write_rest(process)
         finished = self._close_try(current, process.pid, outcome)
         if process.served >= self.tries_per_process:
             self.close()
@@ -328,9 +333,7 @@ class TaskProcess:
         _, status = os.waitpid(process.pid, 0)
         for fd in (process.output_fd, process.result_fd):
             self._read(process, fd)
-        if process.buffer:
-            self._write_line(process.buffer.decode(errors="replace"))
-            process.buffer = b""
+        self._write_rest(process)
         self._kill_group(process.pid, signal.SIGKILL)
         for fd in (process.output_fd, process.result_fd, process.pidfd):
             with contextlib.suppress(KeyError, ValueError):
@@ -379,10 +382,7 @@ class TaskProcess:
 
 
 def _exited(process: _Process, timeout: float) -> bool:
-    """Whether ``process`` ended, waiting up to ``timeout`` seconds (it is not reaped)."""
-    ready = selectors.DefaultSelector()
-    try:
-        ready.register(process.pidfd, selectors.EVENT_READ)
-        return bool(ready.select(timeout))
-    finally:
-        ready.close()
+    """Whether ``process`` ended, waiting up to ``timeout`` seconds (it is not reaped). One
+    ``select`` on its pidfd: this runs at every try's start."""
+    readable, _, _ = select.select([process.pidfd], [], [], timeout)
+    return bool(readable)
