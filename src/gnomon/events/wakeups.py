@@ -108,10 +108,21 @@ def announce(
     should look at it. ``failed``: a try of the run failed, so a retry may be due (the
     schedulers know of retries only from the database). On SQLite it does nothing (use
     :func:`notify` after the commit)."""
+    found = notice(session, run_pk=run_pk, left_behind=left_behind, failed=failed)
+    if found is not None:
+        channel, payload = found
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+        )
+
+
+def notice(
+    session: Session, *, run_pk: int | None = None, left_behind: bool = False, failed: bool = False
+) -> tuple[str, str] | None:
+    """The channel and payload ``announce`` would send, for a statement that sends them
+    itself (``store.transitions.set_try_then_ti_state``: one round trip less on the
+    execution API's hottest write); None where there are no notifications (SQLite)."""
     if session.get_bind().dialect.name != "postgresql":
-        return
+        return None
     kind = "left" if left_behind else "retry" if failed else "run"
-    payload = "*" if run_pk is None else f"{kind}:{run_pk}"
-    session.execute(
-        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-    )
+    return CHANNEL, "*" if run_pk is None else f"{kind}:{run_pk}"

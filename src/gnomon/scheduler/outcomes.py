@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from gnomon import metrics
+from gnomon.events import wakeups
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, TryEnded, TryStarted
 from gnomon.runtime.protocol import TryOutcome
 from gnomon.scheduler.versions import VersionCache
@@ -107,10 +108,13 @@ def ended(
     event: TryEnded,
     *,
     known: tuple[tries.Try, task_instances.TI] | None = None,
+    announce: bool = False,
 ) -> int | None:
     """Record how the try ended and what its instance becomes; the run's pk if it changed.
     ``known``: the try and its instance as the caller read them in this transaction
-    (``tries.with_instance``), which are then not read again.
+    (``tries.with_instance``), which are then not read again. ``announce``: if the run
+    changed, wake every scheduler at commit (``events.wakeups.announce``, with the same
+    statement on Postgres).
 
     Race: a zombie sweep already failed this try (its heartbeat was late); the try's
     transition loses and the report is dropped, so the retry the sweep decided stands.
@@ -141,6 +145,9 @@ def ended(
         ti_expected=HOLDS_SLOT,
         ti_new=ti_state,
         ti_fields=ti_fields,
+        notify=wakeups.notice(session, run_pk=ti.dag_run_id, failed=try_state is TaskState.FAILED)
+        if announce
+        else None,
     )
     if not won:
         return None

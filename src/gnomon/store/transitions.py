@@ -18,7 +18,7 @@ import enum
 import functools
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, Update, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -164,26 +164,37 @@ def set_try_then_ti_state(
     ti_expected: TaskState | Collection[TaskState],
     ti_new: TaskState,
     ti_fields: Mapping[str, object],
+    notify: tuple[str, str] | None = None,
 ) -> tuple[bool, bool]:
     """``set_try_state`` of try ``try_id``, then, only if it won, ``set_ti_state`` of its
-    instance ``ti_id``: whether each won. The races are theirs.
+    instance ``ti_id``: whether each won. The races are theirs. ``notify`` (a Postgres
+    channel and payload: ``events.wakeups.notice``) is sent with ``pg_notify`` only if the
+    instance moved, so delivered only if that commits.
 
     On Postgres it is one statement: two data-modifying CTEs, the instance's guarded by
     what the try's returned, so the instance moves only if the try did, as with two
-    statements in turn (a try's start and end are the execution API's hottest writes, and
-    each statement is a round trip). Elsewhere, and for fields computed in SQL, two."""
+    statements in turn, and the notification's select on what the instance's returned (a
+    try's start and end are the execution API's hottest writes, and each statement is a
+    round trip). Elsewhere, and for fields computed in SQL, a statement each."""
     fields = {"try": try_fields, "ti": ti_fields}
     computed = any(isinstance(v, ClauseElement) for f in fields.values() for v in f.values())
     if computed or not locks.contended(session):
         won = set_try_state(session, try_id, expected=expected, new=new, **try_fields)
-        return won, won and set_ti_state(
-            session, ti_id, expected=ti_expected, new=ti_new, **ti_fields
-        )
+        moved = won and set_ti_state(session, ti_id, expected=ti_expected, new=ti_new, **ti_fields)
+        if moved and notify is not None:
+            session.execute(select(func.pg_notify(*notify)))
+        return won, moved
     try_states, ti_states = _as_states(expected), _as_states(ti_expected)
     stmt = _pair_statement(
-        tuple(sorted(try_fields)), len(try_states), tuple(sorted(ti_fields)), len(ti_states)
+        tuple(sorted(try_fields)),
+        len(try_states),
+        tuple(sorted(ti_fields)),
+        len(ti_states),
+        notify is not None,
     )
     params: dict[str, object] = {"try_id": try_id, "ti_id": ti_id}
+    if notify is not None:
+        params["channel"], params["payload"] = notify
     for prefix, states, state, values in (
         ("try", try_states, new, try_fields),
         ("ti", ti_states, ti_new, ti_fields),
@@ -200,8 +211,12 @@ def set_try_then_ti_state(
 
 @functools.cache
 def _pair_statement(
-    try_names: tuple[str, ...], try_states: int, ti_names: tuple[str, ...], ti_states: int
-) -> Select[int, int]:
+    try_names: tuple[str, ...],
+    try_states: int,
+    ti_names: tuple[str, ...],
+    ti_states: int,
+    notify: bool,
+) -> Select[Any]:
     """``set_try_then_ti_state``'s statement on Postgres, built once per shape."""
     _check_fields(models.TaskTry, try_names)
     _check_fields(models.TaskInstance, ti_names)
@@ -228,10 +243,20 @@ def _pair_statement(
         .returning(models.TaskInstance.__table__.c.id)
         .cte("moved_ti")
     )
-    return select(
+    counts = [
         select(func.count()).select_from(moved_try).scalar_subquery(),
         select(func.count()).select_from(moved_ti).scalar_subquery(),
-    )
+    ]
+    if notify:
+        # A select CTE runs only as far as it is read: counting its column evaluates
+        # pg_notify once per instance moved (none or one).
+        sent = (
+            select(func.pg_notify(bindparam("channel"), bindparam("payload")).label("sent"))
+            .select_from(moved_ti)
+            .cte("notified")
+        )
+        counts.append(select(func.count(sent.c.sent)).scalar_subquery())
+    return select(*counts)
 
 
 def _transition(

@@ -16,11 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from support.api import ApiHarness
 from support.orchestrator import Orchestrator
+from support.processes import wait_for
 from support.remote import EXECUTION, BrokerExecutor, Message, bearer
 from support.standalone import free_port
 
 from gnomon.api.app import create_app
 from gnomon.api.config import ApiConfig
+from gnomon.events import wakeups
 from gnomon.executors import tokens
 from gnomon.scheduler import outcomes
 from gnomon.scheduler.versions import VersionCache
@@ -375,6 +377,25 @@ def test_a_failed_end_is_retried_by_the_control_plane(
     assert orchestrator.wait_run("pipeline", run_id) is RunState.FAILED
     task = orchestrator.task("pipeline", run_id, "first")
     assert (task["state"], task["tries"][0]["error"]) == ("failed", "ValueError: boom")
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_an_end_wakes_the_schedulers_of_every_machine_on_postgres(
+    orchestrator: Orchestrator, broker: BrokerExecutor, api: ApiHarness, engine: Engine
+) -> None:
+    message = _queued(orchestrator, broker)
+    token = _start(api, message).json()["token"]
+    heard: list[str] = []
+    with db.dedicated_connection(engine, application_name="gnomon-test") as listening:
+        listening.add_notify_handler(lambda n: heard.append(n.payload))
+        listening.execute(f"LISTEN {wakeups.CHANNEL}")
+        assert _end(api, message.try_id, token, "failed", error="boom").status_code == 200
+        # A failed try's run may be due a retry: the payload says so.
+        wait_for(lambda: bool(listening.execute("SELECT 1")) and _retry_heard(heard))
+
+
+def _retry_heard(payloads: list[str]) -> bool:
+    return any(p.startswith("retry:") for p in payloads)
 
 
 def test_xcoms_need_a_run_token(

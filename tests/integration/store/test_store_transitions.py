@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 from store_seeds import add_try, seed_run
+from support.processes import wait_for
 
+from gnomon.events import wakeups
 from gnomon.semantics.states import RunState, TaskState
 from gnomon.store import db, exceptions, models, transitions
 
@@ -334,6 +337,83 @@ def test_a_try_moves_alone_when_its_instance_was_moved_elsewhere(
     attempt, ti = _rows(engine, try_id, ti_id)
     assert attempt.state is TaskState.RUNNING
     assert (ti.state, ti.hostname) == (TaskState.FAILED, None)
+
+
+def _heard(engine: Engine, action: Callable[[], object]) -> list[str]:
+    """The payloads on the wake-up channel that ``action`` (committing) sends: all of them,
+    as a last notification sent after it arrives after them (commit order)."""
+    heard: list[str] = []
+    with db.dedicated_connection(engine, application_name="gnomon-test") as listening:
+        listening.add_notify_handler(lambda n: heard.append(n.payload))
+        listening.execute(f"LISTEN {wakeups.CHANNEL}")
+        action()
+        with db.session_factory(engine).begin() as other:
+            other.execute(select(func.pg_notify(wakeups.CHANNEL, "last")))
+        wait_for(lambda: bool(listening.execute("SELECT 1")) and "last" in heard)
+    return heard[: heard.index("last")]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_pair_notifies_in_its_own_statement_only_if_the_instance_moved(
+    engine: Engine, session: Session
+) -> None:
+    # The second instance was marked by an operator: its try moves alone.
+    ti_ids = seed_run(session, TaskState.QUEUED, TaskState.FAILED).ti_ids
+    moving, held = ((add_try(session, ti_id, 1, TaskState.QUEUED), ti_id) for ti_id in ti_ids)
+    session.commit()
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    def start_both() -> None:
+        for (try_id, ti_id), payload in ((moving, "run:1"), (held, "run:2")):
+            transitions.set_try_then_ti_state(
+                session,
+                try_id,
+                ti_id,
+                expected=TaskState.QUEUED,
+                new=TaskState.RUNNING,
+                try_fields={},
+                ti_expected=TaskState.QUEUED,
+                ti_new=TaskState.RUNNING,
+                ti_fields={},
+                notify=(wakeups.CHANNEL, payload),
+            )
+        session.commit()
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        heard = _heard(engine, start_both)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert heard == ["run:1"]
+    assert len([s for s in statements if "task_" in s]) == 2  # a statement per pair
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_pair_with_a_computed_field_notifies_in_a_statement_of_its_own(
+    engine: Engine, session: Session
+) -> None:
+    try_id, ti_id = _pair(session, TaskState.QUEUED, TaskState.QUEUED)
+
+    def start() -> None:
+        transitions.set_try_then_ti_state(
+            session,
+            try_id,
+            ti_id,
+            expected=TaskState.QUEUED,
+            new=TaskState.RUNNING,
+            try_fields={},
+            ti_expected=TaskState.QUEUED,
+            ti_new=TaskState.RUNNING,
+            ti_fields={"max_tries": models.TaskInstance.max_tries + 1},
+            notify=(wakeups.CHANNEL, "run:3"),
+        )
+        session.commit()
+
+    assert _heard(engine, start) == ["run:3"]
+    assert _rows(engine, try_id, ti_id)[1].state is TaskState.RUNNING
 
 
 def test_a_pair_with_an_unknown_field_is_refused(session: Session) -> None:

@@ -367,15 +367,12 @@ def end_try(try_id: TryId, body: EndIn, claims: RunToken, state: State) -> Respo
         run_pk = None
         ended_before = found[0].state not in HOLDS_SLOT
         if not ended_before:
-            run_pk = outcomes.ended(session, state.versions, event, known=found)
+            run_pk = outcomes.ended(session, state.versions, event, known=found, announce=True)
             ended_before = run_pk is None and not _recorded(session, try_id, event)
         if ended_before and body.log_location:
             # A try that ended elsewhere (``outcomes.ended`` recorded nothing): this is still
             # where its log is.
             execution.set_log_location(session, try_id, body.log_location)
-        if run_pk is not None:
-            failed = outcome.state is TaskState.FAILED
-            wakeups.announce(session, run_pk=run_pk, failed=failed)
         following = None
         if body.next is not None and not ended_before:
             following_read = (
