@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -271,7 +271,14 @@ def _pair(session: Session, try_state: TaskState, ti_state_now: TaskState) -> tu
     return try_id, ti_id
 
 
-def _start(session: Session, try_id: int, ti_id: int) -> tuple[bool, bool]:
+def _start(
+    session: Session,
+    try_id: int,
+    ti_id: int,
+    *,
+    ti_fields: Mapping[str, object] | None = None,
+    notify: tuple[str, str] | None = None,
+) -> tuple[bool, bool]:
     return transitions.set_try_then_ti_state(
         session,
         try_id,
@@ -281,7 +288,8 @@ def _start(session: Session, try_id: int, ti_id: int) -> tuple[bool, bool]:
         try_fields={"hostname": "worker-1", "start_date": NOW},
         ti_expected=[TaskState.QUEUED],
         ti_new=TaskState.RUNNING,
-        ti_fields={"hostname": "worker-1"},
+        ti_fields={"hostname": "worker-1"} if ti_fields is None else ti_fields,
+        notify=notify,
     )
 
 
@@ -368,18 +376,7 @@ def test_a_pair_notifies_in_its_own_statement_only_if_the_instance_moved(
 
     def start_both() -> None:
         for (try_id, ti_id), payload in ((moving, "run:1"), (held, "run:2")):
-            transitions.set_try_then_ti_state(
-                session,
-                try_id,
-                ti_id,
-                expected=TaskState.QUEUED,
-                new=TaskState.RUNNING,
-                try_fields={},
-                ti_expected=TaskState.QUEUED,
-                ti_new=TaskState.RUNNING,
-                ti_fields={},
-                notify=(wakeups.CHANNEL, payload),
-            )
+            _start(session, try_id, ti_id, notify=(wakeups.CHANNEL, payload))
         session.commit()
 
     event.listen(engine, "before_cursor_execute", seen)
@@ -398,18 +395,8 @@ def test_a_pair_with_a_computed_field_notifies_in_a_statement_of_its_own(
     try_id, ti_id = _pair(session, TaskState.QUEUED, TaskState.QUEUED)
 
     def start() -> None:
-        transitions.set_try_then_ti_state(
-            session,
-            try_id,
-            ti_id,
-            expected=TaskState.QUEUED,
-            new=TaskState.RUNNING,
-            try_fields={},
-            ti_expected=TaskState.QUEUED,
-            ti_new=TaskState.RUNNING,
-            ti_fields={"max_tries": models.TaskInstance.max_tries + 1},
-            notify=(wakeups.CHANNEL, "run:3"),
-        )
+        computed = {"max_tries": models.TaskInstance.max_tries + 1}
+        _start(session, try_id, ti_id, ti_fields=computed, notify=(wakeups.CHANNEL, "run:3"))
         session.commit()
 
     assert _heard(engine, start) == ["run:3"]
