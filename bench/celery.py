@@ -56,6 +56,11 @@ def _cpu(cluster: Any) -> dict[str, float]:
     return parts
 
 
+def _calibration() -> dict[str, float]:
+    """How fast this machine runs now, beside the fan-out measured just after (or before)."""
+    return {"python_ms": cpu.calibration_ms(), "wakeup_round_trip_us": cpu.wakeup_round_trip_us()}
+
+
 def _redis_seconds(url: str) -> float:
     """CPU seconds the Redis server has used (all its clients: only this cluster here)."""
     import redis
@@ -105,9 +110,11 @@ def measure(
         _say(f"  celery s{schedulers}: warm-up {time.perf_counter() - began:.2f}s")
         chains = [_run(cluster, dags.CHAIN_DAG_ID) for _ in range(chain_runs)]
         _run(cluster, dags.FANOUT_DAG_ID)  # warm-up of the fan-out DAG
+        calibrated = [_calibration()]
         before = _cpu(cluster)
         fanned = _run(cluster, dags.FANOUT_DAG_ID)
         after = _cpu(cluster)
+        calibrated.append(_calibration())
     finally:
         cluster.close()
     hops = metrics.chain_hops(chains)
@@ -115,17 +122,21 @@ def measure(
     throughput["cpu_ms_per_try"] = {
         part: round((after[part] - before[part]) * 1000 / len(fanned), 3) for part in after
     }
+    throughput["host_calibration"] = {"before": calibrated[0], "after": calibrated[1]}
+    tries_per_process = (
+        tries_per_process or Settings.model_fields["worker_tries_per_process"].default
+    )
+    kept = tries_per_process != Settings.model_fields["worker_tries_per_process"].default
     hop_ms = hops["hop_ms"]
     assert isinstance(hop_ms, dict)
     return {
-        "scenario": f"celery_s{schedulers}",
+        "scenario": f"celery_s{schedulers}" + (f"_tpp{tries_per_process}" if kept else ""),
         "parameters": {
             "executor": "celery (Redis broker, Postgres)",
             "schedulers": schedulers,
             "workers": 2,
             "worker_concurrency": concurrency,
-            "worker_tries_per_process": tries_per_process
-            or Settings.model_fields["worker_tries_per_process"].default,
+            "worker_tries_per_process": tries_per_process,
             "chain": f"{chain_length} no-op tasks, {chain_runs} measured runs",
             "fanout": f"start >> {fanout_width} no-op tasks",
         },

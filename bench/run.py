@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import platform
@@ -113,10 +114,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--worker-tries-per-process",
-        type=int,
-        default=None,
-        help="each Celery worker's tries per kept try process "
-        "(default: the worker_tries_per_process setting)",
+        default="1,20",
+        help="each Celery worker's tries per kept try process, comma-separated: the Celery "
+        "scenario runs once per value (1: a fork per try, the setting's default)",
     )
     parser.add_argument(
         "--phases", action="store_true", help="add the scheduler's time per phase of a pass"
@@ -333,8 +333,14 @@ def main(argv: list[str] | None = None) -> int:
                     _say(f"  {name} ui_api: {json.dumps(result['metrics'])}")
                     results.append({"backend": name, "version": backend.version, **result})
                 if name == "postgres" and "celery" in options.scenarios.split(","):
-                    for schedulers in _counts(options.celery_schedulers):
-                        _say(f"{name} celery with {schedulers} scheduler(s) ...")
+                    for schedulers, per_process in itertools.product(
+                        _counts(options.celery_schedulers),
+                        _counts(options.worker_tries_per_process),
+                    ):
+                        _say(
+                            f"{name} celery with {schedulers} scheduler(s), "
+                            f"{per_process} tries per process ..."
+                        )
                         with (
                             tempfile.TemporaryDirectory(prefix="gnomon-bench-") as tmp,
                             backend.database(Path(tmp)) as url,
@@ -348,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                                 chain_runs=options.chain_runs,
                                 fanout_width=options.fanout_width,
                                 concurrency=options.worker_concurrency,
-                                tries_per_process=options.worker_tries_per_process,
+                                tries_per_process=per_process,
                             )
                         _say(f"  {name} celery: {json.dumps(result['metrics'])}")
                         results.append({"backend": name, "version": backend.version, **result})
