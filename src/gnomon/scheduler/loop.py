@@ -67,7 +67,7 @@ class SchedulerConfig:
     #: ``backlog_pass_interval`` seconds, each handling what ended meanwhile. What a pass
     #: queues then waits behind that backlog anyway, and the workers have plenty to take.
     backlog_threshold: int = 64
-    backlog_pass_interval: float = 0.05
+    backlog_pass_interval: float = 0.1
 
     @property
     def heartbeat_interval(self) -> float:
