@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from gnomon.store import exceptions
+from gnomon.store import cursors, exceptions
 
 #: Execution option marking a connection read-only (deferred BEGIN on SQLite, a READ ONLY
 #: transaction on Postgres).
@@ -96,7 +96,10 @@ def make_engine(
         engine = create_engine(parsed, echo=echo)
         _configure_sqlite(engine, sqlite_busy_timeout)
     else:
-        connect_args: dict[str, Any] = {"application_name": application_name}
+        connect_args: dict[str, Any] = {
+            "application_name": application_name,
+            "cursor_factory": cursors.Cursor,
+        }
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
         pool: dict[str, Any] = {}
