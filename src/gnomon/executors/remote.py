@@ -6,7 +6,8 @@ stored source; cached per version in this process), forks the try from itself th
 ``runtime.supervisor`` or sends it to the try process it keeps (``runtime.task_process``),
 heartbeats while it runs (renewing the run token; a refused heartbeat means the try was
 given up elsewhere, so it is killed), and reports its end. The try's own process reads
-XComs through the API as well (``remote_try``); ``in_turn`` runs a message's tries.
+XComs through the API as well (``remote_try``); the loaded versions are ``remote_versions``;
+``in_turn`` runs a message's tries.
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ from typing import Any
 
 # Imported here so that every forked try finds them loaded already.
 import gnomon.operators  # noqa: F401
-from gnomon.dagfiles import bundles
-from gnomon.executors import dag_versions
 from gnomon.executors.base import SHUTDOWN_EXIT_REASON, Workload
 from gnomon.executors.dag_versions import LoadedVersion, try_label
 from gnomon.executors.execution_client import (
     Claim,
-    ExecutionApiError,
     ExecutionClient,
     NextStart,
     Refused,
@@ -38,6 +36,7 @@ from gnomon.executors.execution_client import (
     Unreachable,
 )
 from gnomon.executors.remote_try import RemoteXComSource, TokenBox
+from gnomon.executors.remote_versions import RemoteVersions
 from gnomon.runtime import supervisor
 from gnomon.runtime.protocol import TryOutcome, TryRequest
 from gnomon.runtime.task_process import TaskProcess
@@ -148,12 +147,7 @@ class TryRunner:
             )
         # The running try's token, shared with the kept try process (made before it forks).
         self._token = TokenBox("")
-        self._dags: dict[int, LoadedVersion] = {}
-        #: Where each loaded version's code is: its DAG file and helper folder.
-        self._code_of: dict[int, tuple[Path, Path]] = {}
-        self._bundles = bundles.BundleCache(
-            config.cache_folder / "bundles", keep_for=config.bundle_retention
-        )
+        self._versions = RemoteVersions(self.client, config.cache_folder, config.bundle_retention)
         self._stop_at: float | None = None
 
     def request_stop(self, grace: float) -> None:
@@ -207,7 +201,7 @@ class TryRunner:
         token = self._token if kept else TokenBox(answer.token)
         token.set(answer.token)
         try:
-            loaded = self._dag(try_id, answer, token.get(), Path(workload.dags_folder))
+            loaded = self._versions.load(try_id, answer, token.get(), Path(workload.dags_folder))
             finished, killed = self._supervise(try_id, answer, loaded, token, relpath, on_long)
             following = then() if then is not None and self._stop_at is None else None
             return self._report(try_id, finished, killed, token.get(), relpath, following)
@@ -225,46 +219,6 @@ class TryRunner:
             started_at=datetime.now(UTC),
             log_location=self.config.live_location(relpath) if self.config.live_location else None,
         )
-
-    # -- the DAG -----------------------------------------------------------------------------
-    def _dag(
-        self, try_id: int, answer: StartAnswer, token: str, dags_folder: Path
-    ) -> LoadedVersion:
-        """The try's DAG, loaded once per version in this process. A failure to fetch the
-        code is not kept (the next try may fetch it); a failure to import it is."""
-        cached = self._dags.get(answer.dag_version_id)
-        if cached is not None:
-            return cached
-        try:
-            path, folder = self._code(try_id, answer, token, dags_folder)
-        except (ExecutionApiError, OSError, ValueError) as exc:
-            return LoadedVersion(
-                None, f"cannot fetch the code of DAG version {answer.dag_version_id}: {exc}"
-            )
-        loaded = dag_versions.load(path, folder, answer.dag_id, answer.version_hash)
-        self._dags[answer.dag_version_id] = loaded
-        self._code_of[answer.dag_version_id] = (path, folder)
-        return loaded
-
-    def _code(
-        self, try_id: int, answer: StartAnswer, token: str, dags_folder: Path
-    ) -> tuple[Path, Path]:
-        """The DAG file on this machine, and the folder to import its helper modules from:
-        the version's bundle, materialised in the cache; else (a version made before bundles)
-        its stored source, with helpers from this machine's DAGs folder if it has one."""
-        relative = Path(*bundles.relative_path(answer.fileloc).parts)
-        if answer.bundle is not None:
-            folder = self._bundles.ensure(
-                answer.bundle.hash,
-                answer.bundle.files,
-                lambda sha256: self.client.file(try_id, token, sha256),
-            )
-            return folder / relative, folder
-        folder = self.config.cache_folder / "sources" / str(answer.dag_version_id)
-        path = folder / relative
-        if not path.exists():
-            bundles.write_atomically(path, self.client.source(try_id, token).encode())
-        return path, dags_folder if dags_folder.is_dir() else folder
 
     # -- running -----------------------------------------------------------------------------
     def _supervise(
@@ -316,34 +270,17 @@ class TryRunner:
     def _job(
         self, try_id: int, answer: StartAnswer, loaded: LoadedVersion, max_bytes: int
     ) -> dict[str, Any]:
-        """What a kept try process needs to run the try (``_run_job``): it may have been
-        forked before this DAG version was loaded here, so it gets where the code is."""
-        path, folder = self._code_of.get(answer.dag_version_id, (None, None))
+        """What a kept try process needs to run the try (``_run_job``)."""
         return {
             "try_id": try_id,
             "request": answer.request.to_json(),
-            "dag_version_id": answer.dag_version_id,
-            "dag_id": answer.dag_id,
-            "version_hash": answer.version_hash,
-            "path": None if path is None else str(path),
-            "folder": None if folder is None else str(folder),
-            "error": None if loaded.dag is not None else loaded.message,
             "max_bytes": max_bytes,
+            **self._versions.job_fields(answer, loaded),
         }
 
     def _run_job(self, job: Mapping[str, Any]) -> TryOutcome:
-        """In the kept try process: the try ``_job`` describes (its DAG version loaded here
-        once, unless this process was forked with it loaded already)."""
-        version_id = int(job["dag_version_id"])
-        loaded = self._dags.get(version_id)
-        if loaded is None:
-            if job["error"] is not None or job["path"] is None:
-                loaded = LoadedVersion(None, job["error"] or "the DAG's code was not fetched")
-            else:
-                loaded = dag_versions.load(
-                    Path(job["path"]), Path(job["folder"]), job["dag_id"], job["version_hash"]
-                )
-                self._dags[version_id] = loaded
+        """In the kept try process: the try ``_job`` describes."""
+        loaded = self._versions.for_job(job)
         source = RemoteXComSource(self.client, int(job["try_id"]), self._token)
         request = TryRequest.from_json(job["request"])
         return loaded.try_target(request, source, int(job["max_bytes"]))()
