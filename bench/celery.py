@@ -22,6 +22,8 @@ from gnomon.store import db
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 TARGET_HOP_MEDIAN_MS = 25.0
 TARGET_TASKS_PER_S = 300.0
+#: The ``worker_tries_per_process`` setting's default: a fork per try.
+DEFAULT_TRIES_PER_PROCESS: int = Settings.model_fields["worker_tries_per_process"].default
 
 
 def _say(message: str) -> None:
@@ -83,7 +85,7 @@ def measure(
     chain_runs: int,
     fanout_width: int,
     concurrency: int,
-    tries_per_process: int | None = None,
+    tries_per_process: int = DEFAULT_TRIES_PER_PROCESS,
 ) -> dict[str, Any]:
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))
@@ -93,9 +95,7 @@ def measure(
     folder.mkdir()
     (folder / "chain.py").write_text(dags.chain(chain_length))
     (folder / "fanout.py").write_text(dags.fanout(fanout_width))
-    env = {}
-    if tries_per_process is not None:
-        env["GNOMON_WORKER_TRIES_PER_PROCESS"] = str(tries_per_process)
+    env = {"GNOMON_WORKER_TRIES_PER_PROCESS": str(tries_per_process)}
     cluster = Cluster(root / "cluster", db_url, broker_url, folder)
     cluster.root.mkdir()
     try:
@@ -123,10 +123,7 @@ def measure(
         part: round((after[part] - before[part]) * 1000 / len(fanned), 3) for part in after
     }
     throughput["host_calibration"] = {"before": calibrated[0], "after": calibrated[1]}
-    tries_per_process = (
-        tries_per_process or Settings.model_fields["worker_tries_per_process"].default
-    )
-    kept = tries_per_process != Settings.model_fields["worker_tries_per_process"].default
+    kept = tries_per_process != DEFAULT_TRIES_PER_PROCESS
     hop_ms = hops["hop_ms"]
     assert isinstance(hop_ms, dict)
     return {

@@ -128,6 +128,8 @@ def ended(
     # Decided before the try's transition, so both go in one statement where they can: the
     # instance's state only counts if the try's transition wins.
     ti_state, ti_fields = _instance_end(session, cache, ti, outcome, event.ended_at)
+    failed = try_state is TaskState.FAILED
+    notify = wakeups.notice(session, run_pk=ti.dag_run_id, failed=failed) if announce else None
     won, ti_won = transitions.set_try_then_ti_state(
         session,
         event.try_id,
@@ -145,9 +147,7 @@ def ended(
         ti_expected=HOLDS_SLOT,
         ti_new=ti_state,
         ti_fields=ti_fields,
-        notify=wakeups.notice(session, run_pk=ti.dag_run_id, failed=try_state is TaskState.FAILED)
-        if announce
-        else None,
+        notify=notify,
     )
     if not won:
         return None
