@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, select, text
 
 from gnomon.store import cursors, models
 
@@ -58,14 +58,6 @@ def test_results_read_through_the_described_columns_as_before(engine: Engine) ->
             assert cursor.description is None
             cursor.execute("SELECT")  # rows without columns: described, empty
             assert cursor.description is not None and list(cursor.description) == []
-
-
-def test_a_statement_without_rows_returns_none(engine: Engine) -> None:
-    with engine.begin() as connection:
-        stmt = update(models.Dag).where(models.Dag.dag_id == "none").values(team=None)
-        result = connection.execute(stmt)
-        assert not result.returns_rows
-        assert result.rowcount == 0
 
 
 def test_a_description_read_after_the_next_result_is_refused(engine: Engine) -> None:
