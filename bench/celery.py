@@ -58,9 +58,14 @@ def _cpu(cluster: Any) -> dict[str, float]:
     return parts
 
 
-def _calibration() -> dict[str, float]:
-    """How fast this machine runs now, beside the fan-out measured just after (or before)."""
-    return {"python_ms": cpu.calibration_ms(), "wakeup_round_trip_us": cpu.wakeup_round_trip_us()}
+def _calibration(folder: Path) -> dict[str, float]:
+    """How fast this machine runs now, beside the fan-out measured just after (or before);
+    ``folder``: where the workers write the tries' logs."""
+    return {
+        "python_ms": cpu.calibration_ms(),
+        "wakeup_round_trip_us": cpu.wakeup_round_trip_us(),
+        "log_file_create_us": cpu.log_file_create_us(folder),
+    }
 
 
 def _redis_seconds(url: str) -> float:
@@ -110,11 +115,11 @@ def measure(
         _say(f"  celery s{schedulers}: warm-up {time.perf_counter() - began:.2f}s")
         chains = [_run(cluster, dags.CHAIN_DAG_ID) for _ in range(chain_runs)]
         _run(cluster, dags.FANOUT_DAG_ID)  # warm-up of the fan-out DAG
-        calibrated = [_calibration()]
+        calibrated = [_calibration(cluster.root)]
         before = _cpu(cluster)
         fanned = _run(cluster, dags.FANOUT_DAG_ID)
         after = _cpu(cluster)
-        calibrated.append(_calibration())
+        calibrated.append(_calibration(cluster.root))
     finally:
         cluster.close()
     hops = metrics.chain_hops(chains)

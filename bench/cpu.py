@@ -146,3 +146,24 @@ def wakeup_round_trip_us(rounds: int = 5_000) -> float:
     for fd in (ping_r, ping_w, pong_r, pong_w):
         os.close(fd)
     return round(elapsed / rounds * 1e6, 2)
+
+
+def log_file_create_us(folder: Path, rounds: int = 300) -> float:
+    """CPU microseconds to make one try's log where a worker makes it: a folder for the task
+    and the log file in it, in a new folder under ``folder`` (left there: removing it would
+    slow the next minute's file creations, see ``bench.run._scratch``). On this machine's
+    disk it has measured 20 to 2,000 us, by folder and by how recently files were removed
+    nearby (ext4 skips recently deleted inodes when it looks for a free one), once per try
+    of a fan-out: a slow minute alone can cost a fifth of the fan-out's CPU budget."""
+    import tempfile
+    import time
+
+    run = Path(tempfile.mkdtemp(prefix="log-create-", dir=folder)) / "run_id=calibration"
+    run.mkdir()
+    began = time.process_time()
+    for i in range(rounds):
+        task = run / f"task_id=t{i}"
+        task.mkdir()
+        with open(task / "attempt=1.log", "ab"):
+            pass
+    return round((time.process_time() - began) / rounds * 1e6, 1)
