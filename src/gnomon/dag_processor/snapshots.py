@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gnomon.dag_processor.file_cache import FileStamp
@@ -33,6 +33,14 @@ class Snapshot:
     manifest: Mapping[str, str]
     #: The bundle's name (``bundles.manifest_hash``).
     hash: str
+    #: sha256 -> the first path with that content (``content``'s lookup).
+    _paths: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        paths: dict[str, str] = {}
+        for relpath, digest in self.manifest.items():
+            paths.setdefault(digest, relpath)
+        object.__setattr__(self, "_paths", paths)
 
     @classmethod
     def of(cls, root: Path, manifest: Mapping[str, str]) -> Snapshot:
@@ -43,7 +51,7 @@ class Snapshot:
 
     def content(self, sha256: str) -> bytes:
         """The bytes of the file of the snapshot with this hash, read again and checked."""
-        relpath = next(r for r, digest in self.manifest.items() if digest == sha256)
+        relpath = self._paths[sha256]
         try:
             content = self.root.joinpath(relpath).read_bytes()
         except OSError as exc:
