@@ -17,8 +17,9 @@ import os
 import socket
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from gnomon.store import sql
 
 _PREFIX = "wakeup-"
 
@@ -110,10 +111,7 @@ def announce(
     :func:`notify` after the commit)."""
     found = notice(session, run_pk=run_pk, left_behind=left_behind, failed=failed)
     if found is not None:
-        channel, payload = found
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
-        )
+        sql.pg_notify(session, *found)
 
 
 def notice(

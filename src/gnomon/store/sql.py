@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Table, delete
+from sqlalchemy import Column, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -52,6 +52,12 @@ def delete_one(session: Session, column: InstrumentedAttribute[Any], value: Any)
     """Delete the row whose unique ``column`` equals ``value``; False if there was none."""
     stmt = delete(column.class_).where(column == value).returning(column)
     return session.execute(stmt).first() is not None
+
+
+def pg_notify(session: Session, channel: str, payload: str) -> None:
+    """Postgres ``NOTIFY`` of ``payload`` on ``channel``, delivered if the transaction
+    commits (Postgres only)."""
+    session.execute(select(func.pg_notify(channel, payload)))
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

@@ -182,7 +182,7 @@ def set_try_then_ti_state(
         won = set_try_state(session, try_id, expected=expected, new=new, **try_fields)
         moved = won and set_ti_state(session, ti_id, expected=ti_expected, new=ti_new, **ti_fields)
         if moved and notify is not None:
-            session.execute(select(func.pg_notify(*notify)))
+            sql.pg_notify(session, *notify)
         return won, moved
     try_states, ti_states = _as_states(expected), _as_states(ti_expected)
     stmt = _pair_statement(
