@@ -6,7 +6,6 @@ Progress goes to stderr; stdout carries only the JSON.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import itertools
 import json
@@ -306,14 +305,14 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _scratch(root: Path, prefix: str = "") -> contextlib.nullcontext[str]:
+def _scratch(root: Path, prefix: str = "") -> Path:
     """A folder of its own for one scenario, under ``root``, which is removed when the whole
     run ends, not when the scenario does. On ext4 (this machine's disk) a mass deletion
     makes every file and folder created in the following minute scan the recently deleted
     inodes: 1-2 ms of CPU each, against 20-150 us, which a fan-out's workers pay once per
     try (its log). Removing a scenario's thousands of logs just before the next one ran
     charged that to the next one (``log_file_create_us`` in the Celery scenario)."""
-    return contextlib.nullcontext(tempfile.mkdtemp(prefix=prefix, dir=root))
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 
 
 def _measure(options: argparse.Namespace, scratch: Path) -> int:
@@ -340,18 +339,15 @@ def _measure(options: argparse.Namespace, scratch: Path) -> int:
                         continue  # SQLite has one writer: one scheduler
                     label = f"{name} {scenario.label}"
                     _say(f"{label} ...")
-                    with _scratch(scratch) as tmp:
-                        root = Path(tmp)
-                        with backend.database(root) as url:
-                            result = run_scenario(url, root, scenario, options, label)
+                    root = _scratch(scratch)
+                    with backend.database(root) as url:
+                        result = run_scenario(url, root, scenario, options, label)
                     results.append({"backend": name, "version": backend.version, **result})
                 if "ui" in options.scenarios.split(","):
                     _say(f"{name} ui_api: seeding 1,001 DAGs and 50 runs of 2,000 tasks ...")
-                    with (
-                        _scratch(scratch) as tmp,
-                        backend.database(Path(tmp)) as url,
-                    ):
-                        result = ui.measure(url, Path(tmp))
+                    root = _scratch(scratch)
+                    with backend.database(root) as url:
+                        result = ui.measure(url, root)
                     _say(f"  {name} ui_api: {json.dumps(result['metrics'])}")
                     results.append({"backend": name, "version": backend.version, **result})
                 if name == "postgres" and "celery" in options.scenarios.split(","):
@@ -363,13 +359,11 @@ def _measure(options: argparse.Namespace, scratch: Path) -> int:
                             f"{name} celery with {schedulers} scheduler(s), "
                             f"{per_process} tries per process ..."
                         )
-                        with (
-                            _scratch(scratch) as tmp,
-                            backend.database(Path(tmp)) as url,
-                        ):
+                        root = _scratch(scratch)
+                        with backend.database(root) as url:
                             result = celery.measure(
                                 url,
-                                Path(tmp),
+                                root,
                                 options.broker_url,
                                 schedulers=schedulers,
                                 chain_length=options.chain_length,
@@ -391,8 +385,7 @@ def _measure(options: argparse.Namespace, scratch: Path) -> int:
             failed = True
     if options.forks > 0:
         _say(f"fork micro-benchmark: {options.forks} no-op tries ...")
-        with _scratch(scratch, "forks-") as tmp:
-            document["fork_per_try"] = forking.measure(options.forks, Path(tmp))
+        document["fork_per_try"] = forking.measure(options.forks, _scratch(scratch, "forks-"))
     text = json.dumps(document, indent=2) + "\n"
     sys.stdout.write(text)
     if options.output:
